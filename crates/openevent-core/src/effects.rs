@@ -1,0 +1,142 @@
+//! Effects: values the core hands to the shell, which persists them in the same transaction as
+//! the booking change that caused them. Nothing here is sent anywhere by the core.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Status, Step, ThreadState};
+use crate::ids::{ClientEmail, DraftId, EventId, MessageId, OrgSlug, TaskId};
+use crate::hash::sha256_hex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    /// A reply to the client, held until a manager approves it.
+    ClientReply,
+    /// A message the engine will not act on by itself: a person decides.
+    ManualReview,
+}
+
+impl TaskType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::ClientReply => "client_reply",
+            TaskType::ManualReview => "manual_review",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Superseded,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Approved => "approved",
+            TaskStatus::Rejected => "rejected",
+            TaskStatus::Superseded => "superseded",
+        }
+    }
+}
+
+/// A reply drafted for the client. It leaves only after its task is approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub draft_id: DraftId,
+    pub event_id: Option<EventId>,
+    pub to: ClientEmail,
+    /// What the reply is about, e.g. `intake_ack`.
+    pub topic: String,
+    pub subject: String,
+    pub body: String,
+    pub requires_approval: bool,
+    /// The client message this answers (for In-Reply-To/References when it is sent).
+    pub in_reply_to: MessageId,
+    pub created_at: Timestamp,
+}
+
+/// A human-in-the-loop task for a venue manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HilTask {
+    pub task_id: TaskId,
+    pub event_id: Option<EventId>,
+    #[serde(rename = "type")]
+    pub task_type: TaskType,
+    pub status: TaskStatus,
+    pub step: Option<Step>,
+    pub draft_id: Option<DraftId>,
+    /// Why the task exists, in a manager's words.
+    pub reason: String,
+    pub source_message_id: MessageId,
+    pub created_at: Timestamp,
+}
+
+/// The canonical name of what a turn did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A booking inquiry opened a new event at Step 1.
+    IntakeEventCreated,
+    /// Not a booking inquiry, or too unclear: a manager reviews it; no event, nothing sent.
+    ManualReviewEnqueued,
+    /// A reply in an existing booking's thread, recorded and put in front of a manager.
+    ThreadReplyRecorded,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::IntakeEventCreated => "intake_event_created",
+            Action::ManualReviewEnqueued => "manual_review_enqueued",
+            Action::ThreadReplyRecorded => "thread_reply_recorded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftView {
+    pub draft_id: DraftId,
+    pub topic: String,
+    pub subject: String,
+    pub body: String,
+    pub requires_approval: bool,
+}
+
+impl From<&Draft> for DraftView {
+    fn from(d: &Draft) -> Self {
+        Self {
+            draft_id: d.draft_id.clone(),
+            topic: d.topic.clone(),
+            subject: d.subject.clone(),
+            body: d.body.clone(),
+            requires_approval: d.requires_approval,
+        }
+    }
+}
+
+/// The result of processing one inbound message, as `openevent ingest` and the API print it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnResult {
+    pub event_id: Option<EventId>,
+    pub client_email: ClientEmail,
+    pub action: Action,
+    pub current_step: Option<Step>,
+    pub status: Option<Status>,
+    pub thread_state: Option<ThreadState>,
+    pub drafts: Vec<DraftView>,
+    pub tasks: Vec<TaskId>,
+}
+
+/// Deterministic ids: derived from the organization, the message that caused them and a role, so
+/// replaying a message yields the same ids and no randomness enters the core.
+pub fn derive_id(prefix: &str, org: &OrgSlug, message_id: &MessageId, role: &str) -> String {
+    let digest = sha256_hex(format!("{org}\n{message_id}\n{role}").as_bytes());
+    format!("{prefix}-{}", digest[..16].to_uppercase())
+}
