@@ -238,7 +238,9 @@ pub fn resolve_date_confirmation(
     now: Timestamp,
     actor: Actor,
 ) -> AuditEntry {
-    let skip = event.caller_step.is_some_and(|c| c > Step::RoomAvailability)
+    let skip = event
+        .caller_step
+        .is_some_and(|c| c > Step::RoomAvailability)
         && event
             .chosen_date
             .is_some_and(|d| should_skip_step3_after_date_change(event, d, availability));

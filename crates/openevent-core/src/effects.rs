@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Status, Step, ThreadState};
-use crate::ids::{ClientEmail, DraftId, EventId, MessageId, OrgSlug, TaskId};
 use crate::hash::sha256_hex;
+use crate::ids::{ClientEmail, DraftId, EventId, MessageId, OrgSlug, TaskId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

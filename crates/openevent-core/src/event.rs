@@ -440,7 +440,10 @@ mod tests {
     #[test]
     fn steps_serialise_as_numbers() {
         assert_eq!(serde_json::to_string(&Step::Offer).unwrap(), "4");
-        assert_eq!(serde_json::from_str::<Step>("7").unwrap(), Step::Confirmation);
+        assert_eq!(
+            serde_json::from_str::<Step>("7").unwrap(),
+            Step::Confirmation
+        );
         assert!(serde_json::from_str::<Step>("0").is_err());
         assert!(serde_json::from_str::<Step>("8").is_err());
     }

@@ -230,7 +230,15 @@ mod tests {
 
     #[test]
     fn client_email_rejects_garbage() {
-        for bad in ["", "nobody", "a@b", "a@-x.com", "a b@x.com", "@x.com", "a@x..com"] {
+        for bad in [
+            "",
+            "nobody",
+            "a@b",
+            "a@-x.com",
+            "a b@x.com",
+            "@x.com",
+            "a@x..com",
+        ] {
             assert!(ClientEmail::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -91,7 +91,13 @@ pub fn decide(input: IntakeInput<'_>) -> IntakeOutcome {
             )
             .field("thread_state", event.thread_state),
         ];
-        let result = turn_result(Action::ThreadReplyRecorded, &profile, Some(&event), &[], &task);
+        let result = turn_result(
+            Action::ThreadReplyRecorded,
+            &profile,
+            Some(&event),
+            &[],
+            &task,
+        );
         return IntakeOutcome {
             profile,
             profile_changed,
@@ -132,14 +138,25 @@ pub fn decide(input: IntakeInput<'_>) -> IntakeOutcome {
             created_at: input.now,
         };
         let audit = vec![
-            AuditEntry::new(input.now, Actor::Client, None, Some(Step::Intake), "event_created")
-                .field("status", event.status)
-                .field("intent", class.intent)
-                .field("confidence", class.confidence),
+            AuditEntry::new(
+                input.now,
+                Actor::Client,
+                None,
+                Some(Step::Intake),
+                "event_created",
+            )
+            .field("status", event.status)
+            .field("intent", class.intent)
+            .field("confidence", class.confidence),
         ];
         let drafts = vec![draft];
-        let result =
-            turn_result(Action::IntakeEventCreated, &profile, Some(&event), &drafts, &task);
+        let result = turn_result(
+            Action::IntakeEventCreated,
+            &profile,
+            Some(&event),
+            &drafts,
+            &task,
+        );
         return IntakeOutcome {
             profile,
             profile_changed,
@@ -189,7 +206,12 @@ fn updated_profile(
     let mut profile = stored
         .cloned()
         .unwrap_or_else(|| ClientProfile::new(msg.from.clone()));
-    if let Some(name) = msg.from_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(name) = msg
+        .from_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         if profile.name.as_deref() != Some(name) {
             profile.name = Some(name.to_owned());
         }

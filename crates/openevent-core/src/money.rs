@@ -5,7 +5,9 @@ use std::ops::{Add, Mul, Sub};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -96,6 +98,9 @@ mod tests {
     #[test]
     fn percentages_round_to_the_rappen() {
         assert_eq!(Money::from_chf(1000).percent_bp(3000), Money::from_chf(300));
-        assert_eq!(Money::from_rappen(333).percent_bp(5000), Money::from_rappen(167));
+        assert_eq!(
+            Money::from_rappen(333).percent_bp(5000),
+            Money::from_rappen(167)
+        );
     }
 }

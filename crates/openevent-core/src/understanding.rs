@@ -86,23 +86,89 @@ pub struct Classification {
 
 const INQUIRY_WORDS: &[&str] = &[
     // English
-    "book", "booking", "reserve", "reservation", "venue", "room", "event", "meeting",
-    "workshop", "conference", "seminar", "party", "wedding", "dinner", "apero", "apéro",
-    "offer", "quote", "availability", "available", "participants", "guests", "people",
-    "attendees", "catering",
+    "book",
+    "booking",
+    "reserve",
+    "reservation",
+    "venue",
+    "room",
+    "event",
+    "meeting",
+    "workshop",
+    "conference",
+    "seminar",
+    "party",
+    "wedding",
+    "dinner",
+    "apero",
+    "apéro",
+    "offer",
+    "quote",
+    "availability",
+    "available",
+    "participants",
+    "guests",
+    "people",
+    "attendees",
+    "catering",
     // German
-    "buchen", "buchung", "reservieren", "reservierung", "anfrage", "veranstaltung", "raum",
-    "räume", "saal", "personen", "gäste", "teilnehmende", "teilnehmer", "verfügbar",
-    "verfügbarkeit", "offerte", "angebot", "feier", "hochzeit", "tagung", "firmenanlass",
+    "buchen",
+    "buchung",
+    "reservieren",
+    "reservierung",
+    "anfrage",
+    "veranstaltung",
+    "raum",
+    "räume",
+    "saal",
+    "personen",
+    "gäste",
+    "teilnehmende",
+    "teilnehmer",
+    "verfügbar",
+    "verfügbarkeit",
+    "offerte",
+    "angebot",
+    "feier",
+    "hochzeit",
+    "tagung",
+    "firmenanlass",
     "anlass",
     // French, Italian, Spanish
-    "réserver", "réservation", "salle", "événement", "personnes", "prenotare", "prenotazione",
-    "sala", "evento", "persone", "reservar", "reserva", "personas",
+    "réserver",
+    "réservation",
+    "salle",
+    "événement",
+    "personnes",
+    "prenotare",
+    "prenotazione",
+    "sala",
+    "evento",
+    "persone",
+    "reservar",
+    "reserva",
+    "personas",
 ];
 
 const GERMAN_MARKERS: &[&str] = &[
-    "und", "wir", "ich", "möchten", "für", "mit", "eine", "einen", "bitte", "grüsse", "grüße",
-    "guten", "tag", "personen", "gerne", "vielen", "dank", "freundlichen",
+    "und",
+    "wir",
+    "ich",
+    "möchten",
+    "für",
+    "mit",
+    "eine",
+    "einen",
+    "bitte",
+    "grüsse",
+    "grüße",
+    "guten",
+    "tag",
+    "personen",
+    "gerne",
+    "vielen",
+    "dank",
+    "freundlichen",
 ];
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -134,7 +200,11 @@ pub fn classify_inquiry(subject: &str, body: &str) -> Classification {
     Classification {
         intent,
         confidence: Confidence::from_per_mille(pm),
-        language: if german >= 2 { Language::De } else { Language::En },
+        language: if german >= 2 {
+            Language::De
+        } else {
+            Language::En
+        },
     }
 }
 
@@ -162,7 +232,10 @@ mod tests {
 
     #[test]
     fn non_events_are_not_inquiries() {
-        let c = classify_inquiry("Newsletter", "Our new product line is out. Unsubscribe here.");
+        let c = classify_inquiry(
+            "Newsletter",
+            "Our new product line is out. Unsubscribe here.",
+        );
         assert_eq!(c.intent, Intent::NonEvent);
         let c = classify_inquiry("Hi", "Just checking the weather.");
         assert!(c.confidence < Confidence::from_per_mille(850) || c.intent == Intent::NonEvent);

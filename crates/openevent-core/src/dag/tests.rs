@@ -53,11 +53,27 @@ fn expected(
     use ChangeType as C;
     use SkipReason as S;
     let mut want = match (change, hashes_match) {
-        (C::Date, _) => d(Step::DateConfirmation, with_caller(Step::DateConfirmation), true, None, true),
-        (C::Room, _) => d(Step::RoomAvailability, with_caller(Step::RoomAvailability), true, None, false),
-        (C::Requirements, false) => {
-            d(Step::RoomAvailability, with_caller(Step::RoomAvailability), true, None, false)
-        }
+        (C::Date, _) => d(
+            Step::DateConfirmation,
+            with_caller(Step::DateConfirmation),
+            true,
+            None,
+            true,
+        ),
+        (C::Room, _) => d(
+            Step::RoomAvailability,
+            with_caller(Step::RoomAvailability),
+            true,
+            None,
+            false,
+        ),
+        (C::Requirements, false) => d(
+            Step::RoomAvailability,
+            with_caller(Step::RoomAvailability),
+            true,
+            None,
+            false,
+        ),
         (C::Requirements, true) => d(
             caller.unwrap_or(Step::Offer),
             None,
@@ -68,7 +84,13 @@ fn expected(
         (C::Products, _) => d(Step::Offer, caller, true, Some(S::ProductsOnly), false),
         (C::Commercial, _) => d(Step::Negotiation, caller, true, None, false),
         (C::Deposit, _) => d(Step::Confirmation, caller, true, None, false),
-        (C::SiteVisit, _) => d(Step::Confirmation, caller, false, Some(S::SiteVisitReschedule), false),
+        (C::SiteVisit, _) => d(
+            Step::Confirmation,
+            caller,
+            false,
+            Some(S::SiteVisitReschedule),
+            false,
+        ),
         (C::ClientInfo, _) => d(current, caller, false, Some(S::ClientInfoUpdate), false),
     };
     if want.updated_caller_step == Some(want.next_step) {

@@ -43,7 +43,13 @@ const INQUIRY: &str = "Hello, we would like to book a room for a workshop with 2
 
 #[test]
 fn inquiry_creates_a_lead_at_step_one_with_a_held_draft() {
-    let m = msg("a@x", "Laura.Meier@Example.COM", Some("Laura Meier"), "Workshop", INQUIRY);
+    let m = msg(
+        "a@x",
+        "Laura.Meier@Example.COM",
+        Some("Laura Meier"),
+        "Workshop",
+        INQUIRY,
+    );
     let out = run(&m, None, None);
     let e = out.event.as_ref().unwrap();
     assert!(out.event_is_new);
@@ -56,7 +62,10 @@ fn inquiry_creates_a_lead_at_step_one_with_a_held_draft() {
     assert!(out.drafts[0].body.starts_with("Dear Laura Meier"));
     assert_eq!(out.drafts[0].subject, "Re: Workshop");
     assert_eq!(out.tasks.len(), 1);
-    assert_eq!(out.tasks[0].draft_id.as_ref(), Some(&out.drafts[0].draft_id));
+    assert_eq!(
+        out.tasks[0].draft_id.as_ref(),
+        Some(&out.drafts[0].draft_id)
+    );
     assert_eq!(out.profile.name.as_deref(), Some("Laura Meier"));
     assert!(out.profile_changed);
     assert_eq!(out.audit[0].reason, "event_created");
@@ -95,7 +104,13 @@ fn reply_in_thread_attaches_to_the_booking() {
     let first = msg("a@x", "a@example.com", None, "Booking", INQUIRY);
     let created = run(&first, None, None);
     let event = created.event.unwrap();
-    let mut reply = msg("c@x", "a@example.com", None, "Re: Booking", "Thanks, sounds good.");
+    let mut reply = msg(
+        "c@x",
+        "a@example.com",
+        None,
+        "Re: Booking",
+        "Thanks, sounds good.",
+    );
     reply.in_reply_to = Some(MessageId::parse("a@x").unwrap());
     let out = run(&reply, Some(&created.profile), Some(&event));
     assert_eq!(out.result.action, Action::ThreadReplyRecorded);

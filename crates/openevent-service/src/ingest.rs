@@ -1,0 +1,121 @@
+//! The ingest pipeline: parse → look up → decide (pure) → commit (one transaction).
+
+use openevent_core::effects::TurnResult;
+use openevent_core::ids::OrgSlug;
+use openevent_core::intake::{self, IntakeInput};
+use openevent_core::message::InboundMessage;
+use openevent_mail::{MailError, parse_message};
+use openevent_store::{EventWrite, IngestCommit, Store, StoreError};
+use serde::Serialize;
+
+use crate::Engine;
+use crate::clock::Clock;
+
+/// How often a turn is recomputed when its booking changed underneath it.
+const MAX_CONFLICT_RETRIES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("gave up after {0} concurrent updates of the same booking")]
+    TooMuchContention(usize),
+}
+
+/// What `ingest` reports: the turn result, and whether the message had been processed before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    #[serde(flatten)]
+    pub result: TurnResult,
+    pub duplicate: bool,
+}
+
+impl<S: Store, C: Clock> Engine<S, C> {
+    /// Parses and processes one raw RFC 5322 message. Bad input fails before anything is read or
+    /// written.
+    pub async fn ingest_raw(&self, org: &OrgSlug, raw: &[u8]) -> Result<IngestReport, IngestError> {
+        let message = parse_message(raw)?;
+        self.ingest(org, &message, raw).await
+    }
+
+    /// Processes one parsed message. Idempotent on the Message-ID per organization; a concurrent
+    /// change to the same booking makes the turn re-run on the fresh record.
+    pub async fn ingest(
+        &self,
+        org: &OrgSlug,
+        message: &InboundMessage,
+        raw: &[u8],
+    ) -> Result<IngestReport, IngestError> {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            if let Some(result) = self
+                .store
+                .find_message_result(org, &message.message_id)
+                .await?
+            {
+                return Ok(IngestReport {
+                    result,
+                    duplicate: true,
+                });
+            }
+            let profile = self.store.load_profile(org, &message.from).await?;
+            let thread = self
+                .store
+                .find_thread_event(org, &message.from, &message.thread_parents())
+                .await?;
+            let now = self.clock.now();
+            let outcome = intake::decide(IntakeInput {
+                org,
+                venue_name: &self.config.venue_name,
+                message,
+                profile: profile.as_ref(),
+                thread_event: thread.as_ref().map(|s| &s.event),
+                now,
+            });
+            let event_write = outcome.event.as_ref().map(|event| match &thread {
+                Some(stored) if !outcome.event_is_new => EventWrite::Update {
+                    event,
+                    expected_version: stored.version,
+                },
+                _ => EventWrite::Insert(event),
+            });
+            let commit = IngestCommit {
+                org,
+                message,
+                raw,
+                received_at: now,
+                profile: &outcome.profile,
+                history: &outcome.history,
+                event: event_write,
+                audit: &outcome.audit,
+                drafts: &outcome.drafts,
+                tasks: &outcome.tasks,
+                result: &outcome.result,
+            };
+            match self.store.commit_ingest(commit).await {
+                Ok(()) => {
+                    tracing::info!(
+                        org = %org,
+                        message_id = %message.message_id,
+                        event_id = ?outcome.result.event_id,
+                        action = outcome.result.action.as_str(),
+                        "message processed"
+                    );
+                    return Ok(IngestReport {
+                        result: outcome.result,
+                        duplicate: false,
+                    });
+                }
+                // Another process stored it first: the next round returns its result.
+                Err(StoreError::DuplicateMessage(_)) => continue,
+                Err(StoreError::Conflict(id)) => {
+                    tracing::debug!(event_id = %id, "booking changed concurrently; re-running the turn");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(IngestError::TooMuchContention(MAX_CONFLICT_RETRIES))
+    }
+}

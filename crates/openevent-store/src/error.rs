@@ -1,0 +1,33 @@
+use openevent_core::ids::{EventId, MessageId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}': use sqlite://PATH (or sqlite::memory:)")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database at {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("{url} is not a readable openevent database ({detail}); it was left untouched")]
+    Unreadable { url: String, detail: String },
+    #[error(
+        "{url} holds tables but no openevent schema history; refusing to write into a foreign database"
+    )]
+    ForeignDatabase { url: String },
+    #[error(
+        "the database schema is at version {found}, newer than this openevent knows ({known}); upgrade openevent — the database was left untouched"
+    )]
+    NewerSchema { found: i64, known: i64 },
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("message {0} was already processed")]
+    DuplicateMessage(MessageId),
+    #[error("event {0} was changed concurrently")]
+    Conflict(EventId),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

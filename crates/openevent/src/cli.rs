@@ -1,0 +1,70 @@
+//! Command-line surface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openevent",
+    version,
+    about = "Venue-booking workflow engine: reads client emails, keeps one record per booking, drafts every reply for a manager to approve."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL; a SQLite file is created on first use.
+    #[arg(
+        long,
+        global = true,
+        env = "OPENEVENT_DB",
+        default_value = "sqlite://openevent.db"
+    )]
+    pub db: String,
+    /// Organization (tenant) slug.
+    #[arg(long, global = true, env = "OPENEVENT_ORG", default_value = "default")]
+    pub org: String,
+    /// Freeze the clock at this instant (RFC 3339) for reproducible runs.
+    #[arg(long, global = true, env = "OPENEVENT_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Process one RFC 5322 message (a .eml file, or - for standard input) and print the turn result.
+    Ingest {
+        /// Path to the message, or - to read standard input.
+        #[arg(value_name = "FILE.eml | -")]
+        input: PathBuf,
+    },
+    /// Booking records.
+    Event {
+        #[command(subcommand)]
+        command: EventCommand,
+    },
+    /// Client records.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Print a booking record with its audit trail as JSON.
+    Show { event_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Print a client's context snapshot (profile, last 5 messages, latest booking) as JSON.
+    Context { email: String },
+}
