@@ -212,9 +212,7 @@ fn updated_profile(
         .map(str::trim)
         .filter(|n| !n.is_empty())
     {
-        if profile.name.as_deref() != Some(name) {
-            profile.name = Some(name.to_owned());
-        }
+        profile.name = Some(name.to_owned());
     }
     if profile.language.is_none() && class.intent == Intent::EventRequest {
         profile.language = Some(class.language);

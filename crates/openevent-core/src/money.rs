@@ -40,7 +40,7 @@ impl Money {
         let francs = (abs / 100).to_string();
         let mut grouped = String::with_capacity(francs.len() + francs.len() / 3);
         for (i, ch) in francs.chars().enumerate() {
-            if i > 0 && (francs.len() - i) % 3 == 0 {
+            if i > 0 && (francs.len() - i).is_multiple_of(3) {
                 grouped.push('\'');
             }
             grouped.push(ch);

@@ -130,7 +130,8 @@ fn check_envelope(raw: &[u8]) -> Result<(), MailError> {
             !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
         });
         // An mbox "From " separator line may precede the headers.
-        if !valid_name && !(i == 0 && line.starts_with("From ")) {
+        let mbox_separator = i == 0 && line.starts_with("From ");
+        if !(valid_name || mbox_separator) {
             return Err(MailError::NotAMessage(format!(
                 "line {} is not a header line",
                 i + 1

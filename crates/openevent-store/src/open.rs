@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 
 use crate::StoreError;
 
@@ -37,7 +37,11 @@ impl DatabaseUrl {
         if path.is_empty() {
             return Err(StoreError::UnsupportedUrl(raw.to_owned()));
         }
-        let mut connect = format!("sqlite://{path}");
+        let mut connect = if in_memory {
+            "sqlite::memory:".to_owned()
+        } else {
+            format!("sqlite://{path}")
+        };
         let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
         if !in_memory && !params.iter().any(|p| p.starts_with("mode=")) {
             params.push("mode=rwc");
@@ -71,51 +75,77 @@ fn unreadable(url: &DatabaseUrl, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
+/// Opens the database: first one connection that checks it is ours and not newer than us and
+/// brings it up to date (failing fast, writing nothing before the checks pass), then the pool.
 pub(crate) async fn connect(url: &DatabaseUrl) -> Result<AnyPool, StoreError> {
     install_default_drivers();
     let existed = url.path.as_ref().is_some_and(|p| p.exists());
-    if let Some(dir) = url.path.as_ref().and_then(|p| p.parent()) {
-        if !dir.as_os_str().is_empty() && !dir.exists() {
-            return Err(StoreError::Open {
-                url: url.display.clone(),
-                source: sqlx::Error::Configuration(
-                    format!("directory {} does not exist", dir.display()).into(),
-                ),
-            });
-        }
-    }
-    let pool = AnyPoolOptions::new()
-        // One connection per in-memory database: each connection would otherwise see its own.
-        .max_connections(if url.in_memory { 1 } else { 8 })
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                // FULL: a commit that returned is on disk, so an accepted message survives power loss.
-                conn.execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-                )
-                .await?;
-                Ok(())
-            })
-        })
-        .connect(&url.connect)
-        .await;
-    match pool {
-        Ok(pool) => Ok(pool),
-        Err(e) if existed => Err(unreadable(url, e)),
-        Err(e) => Err(StoreError::Open {
+    if let Some(dir) = url.path.as_ref().and_then(|p| p.parent())
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        return Err(StoreError::Open {
             url: url.display.clone(),
-            source: e,
-        }),
+            source: sqlx::Error::Configuration(
+                format!("directory {} does not exist", dir.display()).into(),
+            ),
+        });
     }
+    let open_error = |e: sqlx::Error| {
+        if existed {
+            unreadable(url, e)
+        } else {
+            StoreError::Open {
+                url: url.display.clone(),
+                source: e,
+            }
+        }
+    };
+    if url.in_memory {
+        // An in-memory database lives in its one connection, which the pool must keep.
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect(&url.connect)
+            .await
+            .map_err(open_error)?;
+        prepare(&mut *pool.acquire().await?, url).await?;
+        return Ok(pool);
+    }
+    let mut conn = AnyConnection::connect(&url.connect)
+        .await
+        .map_err(open_error)?;
+    if let Err(e) = prepare(&mut conn, url).await {
+        let _ = conn.close().await;
+        return Err(e);
+    }
+    conn.close().await.map_err(open_error)?;
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|conn, _| Box::pin(async move { apply_pragmas(conn).await }))
+        .connect(&url.connect)
+        .await
+        .map_err(open_error)
+}
+
+async fn apply_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // FULL: a commit that returned is on disk, so an accepted message survives power loss.
+    conn.execute(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+    )
+    .await?;
+    Ok(())
 }
 
 /// Checks that the database is ours and not newer than us, then brings it up to date.
 /// Nothing is written before the checks pass.
-pub(crate) async fn prepare(pool: &AnyPool, url: &DatabaseUrl) -> Result<i64, StoreError> {
+async fn prepare(conn: &mut AnyConnection, url: &DatabaseUrl) -> Result<i64, StoreError> {
     let tables: Vec<String> = sqlx::query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await
     .map_err(|e| unreadable(url, e))?
     .iter()
@@ -129,30 +159,34 @@ pub(crate) async fn prepare(pool: &AnyPool, url: &DatabaseUrl) -> Result<i64, St
                 url: url.display.clone(),
             });
         }
-        let found = applied_version(pool)
+        let found = applied_version(&mut *conn)
             .await
             .map_err(|e| unreadable(url, e))?;
         if found > known {
             return Err(StoreError::NewerSchema { found, known });
         }
     }
+    apply_pragmas(conn).await.map_err(|e| unreadable(url, e))?;
     if !url.in_memory {
-        pool.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA journal_mode = WAL")
             .await
             .map_err(|e| unreadable(url, e))?;
     }
-    SQLITE_MIGRATOR.run(pool).await?;
-    Ok(applied_version(pool).await?)
+    SQLITE_MIGRATOR.run(&mut *conn).await?;
+    Ok(applied_version(&mut *conn).await?)
 }
 
 pub(crate) fn known_version() -> i64 {
     SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-pub(crate) async fn applied_version(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+pub(crate) async fn applied_version<'e, E>(executor: E) -> Result<i64, sqlx::Error>
+where
+    E: Executor<'e, Database = sqlx::Any>,
+{
     let row =
         sqlx::query("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(pool)
+            .fetch_one(executor)
             .await?;
     row.try_get::<i64, _>(0)
 }

@@ -40,10 +40,6 @@ impl SqlStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let pool = open::connect(&url).await?;
-        if let Err(e) = open::prepare(&pool, &url).await {
-            pool.close().await;
-            return Err(e);
-        }
         Ok(Self {
             pool,
             backend: url.backend(),
