@@ -3,7 +3,11 @@
 
 use std::fmt;
 
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
+
+use crate::event::{Layout, TimeOfDay};
+use crate::ids::{ProductId, RoomId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,6 +78,126 @@ pub enum Language {
     Fr,
     It,
     Es,
+}
+
+/// A product the client wants added or removed, matched against the venue catalogue.
+/// `quantity` is `None` when the client named no number ("add a projector" means one unit of a
+/// per-event product, but "a coffee break" for 30 people is per person: the workflow decides).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductMention {
+    pub product_id: ProductId,
+    pub quantity: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BillingAddress {
+    pub name_or_company: Option<String>,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2 ("CH", "DE").
+    pub country: Option<String>,
+}
+
+impl BillingAddress {
+    /// The fields an acceptance needs that are still missing, by canonical name.
+    pub fn missing_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let empty = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        if empty(&self.name_or_company) {
+            out.push("name_or_company");
+        }
+        if empty(&self.street) {
+            out.push("street");
+        }
+        if empty(&self.postal_code) {
+            out.push("postal_code");
+        }
+        if empty(&self.city) {
+            out.push("city");
+        }
+        if empty(&self.country) {
+            out.push("country");
+        }
+        out
+    }
+
+    /// Fills what `other` knows and `self` does not; later messages complete earlier ones.
+    pub fn merged_with(&self, other: &BillingAddress) -> BillingAddress {
+        let pick = |a: &Option<String>, b: &Option<String>| b.clone().or_else(|| a.clone());
+        BillingAddress {
+            name_or_company: pick(&self.name_or_company, &other.name_or_company),
+            street: pick(&self.street, &other.street),
+            postal_code: pick(&self.postal_code, &other.postal_code),
+            city: pick(&self.city, &other.city),
+            country: pick(&self.country, &other.country),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+}
+
+/// Facts found in a message. Absent means "not said", never "zero".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Entities {
+    /// The (first) event date, in the venue's calendar.
+    pub date: Option<Date>,
+    /// The last day of a multi-day range ("12-13 June 2026"); `None` for a single day.
+    pub date_end: Option<Date>,
+    pub start_time: Option<TimeOfDay>,
+    pub end_time: Option<TimeOfDay>,
+    pub participants: Option<u32>,
+    pub room: Option<RoomId>,
+    pub layout: Option<Layout>,
+    pub products_add: Vec<ProductMention>,
+    pub products_remove: Vec<ProductMention>,
+    pub billing_address: Option<BillingAddress>,
+    pub contact: Option<Contact>,
+    /// Free-form kind of event ("workshop", "wedding", "christmas party").
+    pub event_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Signals {
+    pub is_acceptance: bool,
+    /// The client cancels or declines the whole booking.
+    pub is_rejection: bool,
+    pub is_change_request: bool,
+    pub is_question: bool,
+    pub is_manager_request: bool,
+    pub has_urgency: bool,
+    /// Prompt-injection or role-play attempt: flagged, never followed.
+    pub has_injection_attempt: bool,
+}
+
+/// Everything the message-understanding layer says about one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Understanding {
+    pub language: Language,
+    pub intent: Intent,
+    pub confidence: Confidence,
+    pub entities: Entities,
+    pub signals: Signals,
+}
+
+/// A name a room or product is known by, for matching client text against the venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LexiconEntry<Id> {
+    pub id: Id,
+    /// Canonical name first, then synonyms in any language ("Room B", "Raum B", "Salle B").
+    pub names: Vec<String>,
+}
+
+/// The venue vocabulary the NLU matches against; the shell builds it from the venue config.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Lexicon {
+    pub rooms: Vec<LexiconEntry<RoomId>>,
+    pub products: Vec<LexiconEntry<ProductId>>,
 }
 
 /// The minimal understanding the foundation's intake relies on.
