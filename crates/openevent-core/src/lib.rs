@@ -16,6 +16,7 @@ pub mod intake;
 pub mod message;
 pub mod money;
 pub mod understanding;
+pub mod venue;
 
 pub use audit::{Actor, AuditEntry};
 pub use event::{Event, Status, Step, ThreadState};
