@@ -262,6 +262,8 @@ pub struct Offer {
     pub vat_included: Money,
     pub total: Money,
     pub deposit: Option<Money>,
+    /// When the deposit is due (never earlier than the day after the offer).
+    pub deposit_due: Option<Date>,
     pub payment_days: u16,
     pub valid_until: Date,
 }

@@ -6,6 +6,7 @@
 //! reverse.
 
 pub mod audit;
+pub mod calendar;
 pub mod client;
 pub mod dag;
 pub mod effects;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod intake;
 pub mod message;
 pub mod money;
+pub mod offer;
 pub mod understanding;
 pub mod venue;
 
