@@ -133,7 +133,9 @@ pub fn evaluate_rooms(
                 Some(seats) => seats,
                 None => {
                     unfit.push(Unfit::LayoutUnsupported {
-                        layout: req.seating_layout.expect("only a named layout can be missing"),
+                        layout: req
+                            .seating_layout
+                            .expect("only a named layout can be missing"),
                     });
                     0
                 }
@@ -225,7 +227,13 @@ mod tests {
         // Other rooms and other days are unaffected.
         let b = v.room(&room("room_b")).unwrap();
         assert!(is_room_free(b, d, w("09:00", "10:00"), &booked, None));
-        assert!(is_room_free(a, date(2027, 3, 18), w("08:00", "12:00"), &booked, None));
+        assert!(is_room_free(
+            a,
+            date(2027, 3, 18),
+            w("08:00", "12:00"),
+            &booked,
+            None
+        ));
     }
 
     #[test]
@@ -235,11 +243,29 @@ mod tests {
         let d = date(2027, 3, 17);
         let all_day = [occ("E1", "room_a", d, None)];
         assert!(!is_room_free(a, d, w("20:00", "21:00"), &all_day, None));
-        assert!(is_room_free(a, date(2027, 3, 18), w("09:00", "10:00"), &all_day, None));
+        assert!(is_room_free(
+            a,
+            date(2027, 3, 18),
+            w("09:00", "10:00"),
+            &all_day,
+            None
+        ));
         // A party 20:00–02:00 reaches into the next morning (02:30 with the buffer).
         let night = [occ("E2", "room_a", d, w("20:00", "02:00"))];
-        assert!(!is_room_free(a, date(2027, 3, 18), w("02:00", "05:00"), &night, None));
-        assert!(is_room_free(a, date(2027, 3, 18), w("03:00", "05:00"), &night, None));
+        assert!(!is_room_free(
+            a,
+            date(2027, 3, 18),
+            w("02:00", "05:00"),
+            &night,
+            None
+        ));
+        assert!(is_room_free(
+            a,
+            date(2027, 3, 18),
+            w("03:00", "05:00"),
+            &night,
+            None
+        ));
         assert!(!is_room_free(a, date(2027, 3, 18), None, &night, None));
         // An overnight request runs into a booking the next morning.
         let morning = [occ("E3", "room_a", date(2027, 3, 18), w("07:00", "09:00"))];
@@ -267,15 +293,28 @@ mod tests {
         };
         let d = date(2027, 3, 17);
         let ranked = evaluate_rooms(&v, &req, &[], d, w("09:00", "17:00"), &[], None);
-        let ids: Vec<&str> = ranked.iter().filter(|o| o.available()).map(|o| o.room_id.as_str()).collect();
+        let ids: Vec<&str> = ranked
+            .iter()
+            .filter(|o| o.available())
+            .map(|o| o.room_id.as_str())
+            .collect();
         // Workshop seats: A 28, F 30, B 32 fit 24; C (minimum 30) is too big, D (22) too small,
         // E has no workshop layout.
         assert_eq!(ids, ["room_a", "room_f", "room_b"]);
-        let c_room = ranked.iter().find(|o| o.room_id.as_str() == "room_c").unwrap();
+        let c_room = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_c")
+            .unwrap();
         assert_eq!(c_room.unfit, [Unfit::BelowMinimum { minimum: 30 }]);
-        let d_room = ranked.iter().find(|o| o.room_id.as_str() == "room_d").unwrap();
+        let d_room = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_d")
+            .unwrap();
         assert_eq!(d_room.unfit, [Unfit::TooSmall { seats: 22 }]);
-        let e_room = ranked.iter().find(|o| o.room_id.as_str() == "room_e").unwrap();
+        let e_room = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_e")
+            .unwrap();
         assert!(matches!(e_room.unfit[0], Unfit::LayoutUnsupported { .. }));
     }
 
@@ -295,13 +334,22 @@ mod tests {
         let booked = [occ("X", "room_c", d, None)];
         let ranked = evaluate_rooms(&v, &req, &prosecco, d, None, &booked, None);
         assert_eq!(ranked[0].room_id.as_str(), "room_b");
-        let a = ranked.iter().find(|o| o.room_id.as_str() == "room_a").unwrap();
+        let a = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_a")
+            .unwrap();
         assert!(a.unfit.contains(&Unfit::ProductUnavailable {
             product_id: ProductId::parse("prosecco").unwrap()
         }));
-        let c = ranked.iter().find(|o| o.room_id.as_str() == "room_c").unwrap();
+        let c = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_c")
+            .unwrap();
         assert!(c.only_booked());
-        let e = ranked.iter().find(|o| o.room_id.as_str() == "room_e").unwrap();
+        let e = ranked
+            .iter()
+            .find(|o| o.room_id.as_str() == "room_e")
+            .unwrap();
         assert_eq!(e.unfit, [Unfit::BelowMinimum { minimum: 40 }]);
     }
 }

@@ -15,14 +15,39 @@ pub enum TaskType {
     ClientReply,
     /// A message the engine will not act on by itself: a person decides.
     ManualReview,
+    /// Lock the proposed room for the booking (it becomes an option).
+    RoomLock,
+    /// The client accepted the offer: confirm the acceptance.
+    OfferAcceptance,
+    /// Confirm the booking (after the deposit, when one is required).
+    BookingConfirmation,
+    /// The client declined or cancelled: cancel the booking.
+    Cancellation,
 }
 
 impl TaskType {
+    pub const ALL: [TaskType; 6] = [
+        TaskType::ClientReply,
+        TaskType::ManualReview,
+        TaskType::RoomLock,
+        TaskType::OfferAcceptance,
+        TaskType::BookingConfirmation,
+        TaskType::Cancellation,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskType::ClientReply => "client_reply",
             TaskType::ManualReview => "manual_review",
+            TaskType::RoomLock => "room_lock",
+            TaskType::OfferAcceptance => "offer_acceptance",
+            TaskType::BookingConfirmation => "booking_confirmation",
+            TaskType::Cancellation => "cancellation",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<TaskType> {
+        TaskType::ALL.into_iter().find(|t| t.as_str() == raw)
     }
 }
 
@@ -36,6 +61,17 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    pub const ALL: [TaskStatus; 4] = [
+        TaskStatus::Pending,
+        TaskStatus::Approved,
+        TaskStatus::Rejected,
+        TaskStatus::Superseded,
+    ];
+
+    pub fn parse(raw: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Pending => "pending",
@@ -72,32 +108,70 @@ pub struct HilTask {
     pub status: TaskStatus,
     pub step: Option<Step>,
     pub draft_id: Option<DraftId>,
+    /// What approving does besides sending the draft (typed, so the workflow can act on it).
+    pub payload: TaskPayload,
     /// Why the task exists, in a manager's words.
     pub reason: String,
     pub source_message_id: MessageId,
     pub created_at: Timestamp,
 }
 
-/// The canonical name of what a turn did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// A booking inquiry opened a new event at Step 1.
-    IntakeEventCreated,
-    /// Not a booking inquiry, or too unclear: a manager reviews it; no event, nothing sent.
-    ManualReviewEnqueued,
-    /// A reply in an existing booking's thread, recorded and put in front of a manager.
-    ThreadReplyRecorded,
+/// What approving a task sets in motion, besides sending its draft.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskPayload {
+    #[default]
+    None,
+    /// Sending this draft sends the offer to the client.
+    OfferSent { offer_id: String },
+    /// Approving locks this room.
+    RoomLock { room_id: crate::ids::RoomId },
+    /// Approving accepts this offer.
+    OfferAcceptance { offer_id: String },
 }
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::IntakeEventCreated => "intake_event_created",
-            Action::ManualReviewEnqueued => "manual_review_enqueued",
-            Action::ThreadReplyRecorded => "thread_reply_recorded",
+macro_rules! actions {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)*) => {
+        /// The canonical name of what a turn did.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Action {
+            $($(#[doc = $doc])* $variant,)*
         }
-    }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// A booking inquiry opened a new event at Step 1.
+    IntakeEventCreated => "intake_event_created",
+    /// Not a booking inquiry, or too unclear: a manager reviews it; no event, nothing sent.
+    ManualReviewEnqueued => "manual_review_enqueued",
+    /// A reply the workflow cannot act on by itself, put in front of a manager.
+    ThreadReplyRecorded => "thread_reply_recorded",
+    /// Step 2: candidate dates proposed.
+    DateOptionsProposed => "date_options_proposed",
+    /// Step 2: the date is fine, the time is missing.
+    DateTimeClarification => "date_time_clarification",
+    /// Step 2: the third round without a date goes to a manager.
+    DateManualReview => "date_manual_review",
+    /// Step 3: rooms evaluated, a room proposed (or alternatives).
+    RoomAvailResult => "room_avail_result",
+    /// Step 4: an offer version drafted.
+    OfferDraftPrepared => "offer_draft_prepared",
+    /// A manager approved a task.
+    TaskApproved => "task_approved",
+    /// A manager rejected a task.
+    TaskRejected => "task_rejected",
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::hash::canonical_hash;
 use crate::ids::{ClientEmail, EventId, InvalidValue, ProductId, RoomId};
 use crate::money::Money;
+use crate::understanding::{BillingAddress, Language};
 
 /// Booking status: Lead → Option → Confirmed, or Cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -310,8 +311,31 @@ pub struct Event {
     pub offers: Vec<Offer>,
     pub offer_hash: Option<String>,
     pub transition_ready: bool,
+    /// The language drafts are written in (the client's).
+    pub language: Language,
+    /// Rounds of date proposals without a confirmed date; the third escalates to a manager.
+    pub date_proposal_attempts: u32,
+    /// The dates last proposed to the client, so "the second one" can be understood.
+    pub proposed_dates: Vec<Date>,
+    pub negotiation: Negotiation,
+    pub billing_address: Option<BillingAddress>,
+    /// When the deposit of the accepted offer was paid.
+    pub deposit_paid_at: Option<Timestamp>,
+    /// An agreed site-visit slot (venue-local date and time).
+    pub site_visit: Option<SiteVisit>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Negotiation {
+    pub counter_count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteVisit {
+    pub date: Date,
+    pub time: TimeOfDay,
 }
 
 impl Event {
@@ -337,6 +361,13 @@ impl Event {
             offers: Vec::new(),
             offer_hash: None,
             transition_ready: false,
+            language: Language::En,
+            date_proposal_attempts: 0,
+            proposed_dates: Vec::new(),
+            negotiation: Negotiation::default(),
+            billing_address: None,
+            deposit_paid_at: None,
+            site_visit: None,
             created_at: now,
             updated_at: now,
         }
@@ -359,6 +390,21 @@ impl Event {
     /// True when the rooms were evaluated against exactly the current requirements.
     pub fn rooms_evaluated_for_current_requirements(&self) -> bool {
         self.room_eval_hash.as_deref() == Some(self.requirements_hash.as_str())
+    }
+
+    /// The offer the client is negotiating or has accepted: the newest that is not superseded.
+    pub fn current_offer(&self) -> Option<&Offer> {
+        self.offers
+            .iter()
+            .rev()
+            .find(|o| o.status != OfferStatus::Superseded)
+    }
+
+    pub fn current_offer_mut(&mut self) -> Option<&mut Offer> {
+        self.offers
+            .iter_mut()
+            .rev()
+            .find(|o| o.status != OfferStatus::Superseded)
     }
 
     /// Whether a stored record's derived hash still matches its content (a check for the store

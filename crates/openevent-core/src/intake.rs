@@ -3,8 +3,9 @@
 //!
 //! | message                                     | outcome                                          |
 //! |---------------------------------------------|--------------------------------------------------|
-//! | reply in a known booking's thread           | history on that booking, manual-review task      |
-//! | booking inquiry, confidence >= 0.85         | new event at Step 1 (lead), acknowledgement draft held for approval |
+//! | reply in a booking's thread, Steps 1–4      | facts captured, the workflow runs on             |
+//! | reply in a booking's thread, Steps 5–7      | history on that booking, manual-review task      |
+//! | booking inquiry, confidence >= 0.85         | new event (lead) at Step 1, the workflow runs    |
 //! | anything else                               | manual-review task, no event, nothing drafted    |
 
 use jiff::Timestamp;
@@ -12,24 +13,27 @@ use jiff::Timestamp;
 use crate::audit::{Actor, AuditEntry};
 use crate::client::{ClientProfile, HistoryEntry, body_preview};
 use crate::effects::{
-    Action, Draft, DraftView, HilTask, TaskStatus, TaskType, TurnResult, derive_id,
+    Action, Draft, DraftView, HilTask, TaskPayload, TaskStatus, TaskType, TurnResult, derive_id,
 };
 use crate::event::{Event, Step, ThreadState};
-use crate::ids::{DraftId, EventId, OrgSlug, TaskId};
+use crate::ids::{EventId, OrgSlug, TaskId};
 use crate::message::InboundMessage;
-use crate::understanding::{Classification, Confidence, Intent, Language, classify_inquiry};
+use crate::understanding::{Confidence, Intent, Understanding};
+use crate::workflow::{self, Ctx, OutboxEmail, WorkflowError};
 
 /// Below this, a message from someone without a booking thread goes to a person.
 pub const MIN_INQUIRY_CONFIDENCE: Confidence = Confidence::from_per_mille(850);
 
 pub struct IntakeInput<'a> {
     pub org: &'a OrgSlug,
-    pub venue_name: &'a str,
     pub message: &'a InboundMessage,
+    pub understanding: &'a Understanding,
     /// The client's stored profile, if the client is known.
     pub profile: Option<&'a ClientProfile>,
     /// The booking this message replies to, found through its threading headers.
     pub thread_event: Option<&'a Event>,
+    /// What the workflow may look at (venue, calendar, the booking's pending tasks).
+    pub workflow: &'a Ctx<'a>,
     pub now: Timestamp,
 }
 
@@ -44,61 +48,96 @@ pub struct IntakeOutcome {
     pub event_is_new: bool,
     pub drafts: Vec<Draft>,
     pub tasks: Vec<HilTask>,
+    pub superseded: Vec<TaskId>,
+    pub outbox: Vec<OutboxEmail>,
     pub audit: Vec<AuditEntry>,
     pub result: TurnResult,
 }
 
-pub fn decide(input: IntakeInput<'_>) -> IntakeOutcome {
+/// Whether a message without a booking thread opens a booking.
+pub fn is_inquiry(u: &Understanding) -> bool {
+    u.intent == Intent::EventRequest && u.confidence >= MIN_INQUIRY_CONFIDENCE
+}
+
+pub fn decide(input: IntakeInput<'_>) -> Result<IntakeOutcome, WorkflowError> {
     let msg = input.message;
-    let class = classify_inquiry(&msg.subject, &msg.body_text);
-    let (profile, profile_changed) = updated_profile(input.profile, msg, class);
+    let u = input.understanding;
+    let (profile, profile_changed) = updated_profile(input.profile, msg, u);
     let history = HistoryEntry {
         msg_id: msg.message_id.clone(),
         ts: input.now,
         subject: msg.subject.clone(),
         body_preview: body_preview(&msg.body_text),
-        intent: class.intent,
-        confidence: class.confidence,
+        intent: u.intent,
+        confidence: u.confidence,
     };
     let id = |prefix: &str, role: &str| derive_id(prefix, input.org, &msg.message_id, role);
-    let task_id = || TaskId::parse(&id("TASK", "task")).expect("derived ids are valid");
+    let manual_review = |event_id: Option<EventId>, step: Option<Step>, reason: String| HilTask {
+        task_id: TaskId::parse(&id("TASK", "task")).expect("derived ids are valid"),
+        event_id,
+        task_type: TaskType::ManualReview,
+        status: TaskStatus::Pending,
+        step,
+        draft_id: None,
+        payload: TaskPayload::None,
+        reason,
+        source_message_id: msg.message_id.clone(),
+        created_at: input.now,
+    };
+    let understood = format!("understood as {:?}, confidence {}", u.intent, u.confidence);
 
     if let Some(existing) = input.thread_event {
+        let received = AuditEntry::new(
+            input.now,
+            Actor::Client,
+            Some(existing.current_step),
+            Some(existing.current_step),
+            "client_message_received",
+        )
+        .field("intent", u.intent);
+        if existing.current_step <= Step::Offer {
+            let out =
+                workflow::continue_booking(input.workflow, existing.clone(), &msg.message_id, u)?;
+            let mut audit = vec![received];
+            audit.extend(out.audit);
+            let result = turn_result(
+                out.action,
+                &profile,
+                Some(&out.event),
+                &out.drafts,
+                &out.tasks,
+            );
+            return Ok(IntakeOutcome {
+                profile,
+                profile_changed,
+                history,
+                event: Some(out.event),
+                event_is_new: false,
+                drafts: out.drafts,
+                tasks: out.tasks,
+                superseded: out.superseded,
+                outbox: out.outbox,
+                audit,
+                result,
+            });
+        }
+        // Steps 5–7 are answered by a manager until the workflow handles them.
         let mut event = existing.clone();
         event.thread_state = ThreadState::WaitingOnHil;
         event.updated_at = input.now;
-        let task = HilTask {
-            task_id: task_id(),
-            event_id: Some(event.event_id.clone()),
-            task_type: TaskType::ManualReview,
-            status: TaskStatus::Pending,
-            step: Some(event.current_step),
-            draft_id: None,
-            reason: format!(
-                "Client replied in the booking thread (understood as {:?}, confidence {}).",
-                class.intent, class.confidence
-            ),
-            source_message_id: msg.message_id.clone(),
-            created_at: input.now,
-        };
-        let audit = vec![
-            AuditEntry::new(
-                input.now,
-                Actor::Client,
-                Some(event.current_step),
-                Some(event.current_step),
-                "client_message_received",
-            )
-            .field("thread_state", event.thread_state),
-        ];
+        let task = manual_review(
+            Some(event.event_id.clone()),
+            Some(event.current_step),
+            format!("Client replied in the booking thread ({understood})."),
+        );
         let result = turn_result(
             Action::ThreadReplyRecorded,
             &profile,
             Some(&event),
             &[],
-            &task,
+            std::slice::from_ref(&task),
         );
-        return IntakeOutcome {
+        return Ok(IntakeOutcome {
             profile,
             profile_changed,
             history,
@@ -106,86 +145,64 @@ pub fn decide(input: IntakeInput<'_>) -> IntakeOutcome {
             event_is_new: false,
             drafts: Vec::new(),
             tasks: vec![task],
-            audit,
+            superseded: Vec::new(),
+            outbox: Vec::new(),
+            audit: vec![received],
             result,
-        };
+        });
     }
 
-    if class.intent == Intent::EventRequest && class.confidence >= MIN_INQUIRY_CONFIDENCE {
+    if is_inquiry(u) {
         let event_id = EventId::parse(&id("EVT", "event")).expect("derived ids are valid");
-        let mut event = Event::new_lead(event_id.clone(), msg.from.clone(), input.now);
-        event.thread_state = ThreadState::WaitingOnHil;
-        let draft = Draft {
-            draft_id: DraftId::parse(&id("DRF", "draft")).expect("derived ids are valid"),
-            event_id: Some(event_id.clone()),
-            to: msg.from.clone(),
-            topic: "intake_ack".to_owned(),
-            subject: reply_subject(&msg.subject),
-            body: acknowledgement(class.language, profile.name.as_deref(), input.venue_name),
-            requires_approval: true,
-            in_reply_to: msg.message_id.clone(),
-            created_at: input.now,
-        };
-        let task = HilTask {
-            task_id: task_id(),
-            event_id: Some(event_id),
-            task_type: TaskType::ClientReply,
-            status: TaskStatus::Pending,
-            step: Some(Step::Intake),
-            draft_id: Some(draft.draft_id.clone()),
-            reason: "New booking inquiry: approve the acknowledgement.".to_owned(),
-            source_message_id: msg.message_id.clone(),
-            created_at: input.now,
-        };
-        let audit = vec![
-            AuditEntry::new(
-                input.now,
-                Actor::Client,
-                None,
-                Some(Step::Intake),
-                "event_created",
-            )
-            .field("status", event.status)
-            .field("intent", class.intent)
-            .field("confidence", class.confidence),
-        ];
-        let drafts = vec![draft];
+        let event = Event::new_lead(event_id, msg.from.clone(), input.now);
+        let created = AuditEntry::new(
+            input.now,
+            Actor::Client,
+            None,
+            Some(Step::Intake),
+            "event_created",
+        )
+        .field("status", event.status)
+        .field("intent", u.intent)
+        .field("confidence", u.confidence);
+        let out = workflow::start(input.workflow, event, &msg.message_id, u)?;
+        let mut audit = vec![created];
+        audit.extend(out.audit);
         let result = turn_result(
-            Action::IntakeEventCreated,
+            out.action,
             &profile,
-            Some(&event),
-            &drafts,
-            &task,
+            Some(&out.event),
+            &out.drafts,
+            &out.tasks,
         );
-        return IntakeOutcome {
+        return Ok(IntakeOutcome {
             profile,
             profile_changed,
             history,
-            event: Some(event),
+            event: Some(out.event),
             event_is_new: true,
-            drafts,
-            tasks: vec![task],
+            drafts: out.drafts,
+            tasks: out.tasks,
+            superseded: out.superseded,
+            outbox: out.outbox,
             audit,
             result,
-        };
+        });
     }
 
-    let task = HilTask {
-        task_id: task_id(),
-        event_id: None,
-        task_type: TaskType::ManualReview,
-        status: TaskStatus::Pending,
-        step: None,
-        draft_id: None,
-        reason: format!(
-            "Not recognised as a booking inquiry (understood as {:?}, confidence {}).",
-            class.intent, class.confidence
-        ),
-        source_message_id: msg.message_id.clone(),
-        created_at: input.now,
-    };
-    let result = turn_result(Action::ManualReviewEnqueued, &profile, None, &[], &task);
-    IntakeOutcome {
+    let task = manual_review(
+        None,
+        None,
+        format!("Not recognised as a booking inquiry ({understood})."),
+    );
+    let result = turn_result(
+        Action::ManualReviewEnqueued,
+        &profile,
+        None,
+        &[],
+        std::slice::from_ref(&task),
+    );
+    Ok(IntakeOutcome {
         profile,
         profile_changed,
         history,
@@ -193,15 +210,17 @@ pub fn decide(input: IntakeInput<'_>) -> IntakeOutcome {
         event_is_new: false,
         drafts: Vec::new(),
         tasks: vec![task],
+        superseded: Vec::new(),
+        outbox: Vec::new(),
         audit: Vec::new(),
         result,
-    }
+    })
 }
 
 fn updated_profile(
     stored: Option<&ClientProfile>,
     msg: &InboundMessage,
-    class: Classification,
+    u: &Understanding,
 ) -> (ClientProfile, bool) {
     let mut profile = stored
         .cloned()
@@ -214,8 +233,8 @@ fn updated_profile(
     {
         profile.name = Some(name.to_owned());
     }
-    if profile.language.is_none() && class.intent == Intent::EventRequest {
-        profile.language = Some(class.language);
+    if profile.language.is_none() && u.intent == Intent::EventRequest {
+        profile.language = Some(u.language);
     }
     let changed = stored != Some(&profile);
     (profile, changed)
@@ -226,7 +245,7 @@ fn turn_result(
     profile: &ClientProfile,
     event: Option<&Event>,
     drafts: &[Draft],
-    task: &HilTask,
+    tasks: &[HilTask],
 ) -> TurnResult {
     TurnResult {
         event_id: event.map(|e| e.event_id.clone()),
@@ -236,43 +255,7 @@ fn turn_result(
         status: event.map(|e| e.status),
         thread_state: event.map(|e| e.thread_state),
         drafts: drafts.iter().map(DraftView::from).collect(),
-        tasks: vec![task.task_id.clone()],
-    }
-}
-
-fn reply_subject(subject: &str) -> String {
-    let s = subject.trim();
-    if s.is_empty() {
-        "Your event inquiry".to_owned()
-    } else if s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
-        s.to_owned()
-    } else {
-        format!("Re: {s}")
-    }
-}
-
-fn acknowledgement(language: Language, name: Option<&str>, venue: &str) -> String {
-    match language {
-        Language::De => format!(
-            "{greeting}\n\nVielen Dank für Ihre Anfrage bei {venue}. Damit wir die Verfügbarkeit \
-             prüfen und Ihnen eine Offerte erstellen können, teilen Sie uns bitte mit:\n\
-             - das gewünschte Datum (und wenn möglich ein Ausweichdatum)\n\
-             - Beginn und Ende der Veranstaltung\n\
-             - die Anzahl Personen\n\n\
-             Freundliche Grüsse\n{venue}\n\n\
-             ---\nStatus: Schritt 1 Anfrage · Nächster Schritt: Datum bestätigen · Wir warten auf: Ihre Antwort",
-            greeting = name.map_or("Guten Tag".to_owned(), |n| format!("Guten Tag {n}")),
-        ),
-        _ => format!(
-            "{greeting}\n\nThank you for your inquiry at {venue}. To check availability and prepare \
-             an offer, could you let us know:\n\
-             - your preferred date (and an alternative, if you are flexible)\n\
-             - start and end time\n\
-             - the number of participants\n\n\
-             Kind regards\n{venue}\n\n\
-             ---\nStatus: Step 1 Intake · Next: confirm the date · Waiting on: your reply",
-            greeting = name.map_or("Hello".to_owned(), |n| format!("Dear {n}")),
-        ),
+        tasks: tasks.iter().map(|t| t.task_id.clone()).collect(),
     }
 }
 

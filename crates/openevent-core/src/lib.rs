@@ -19,6 +19,7 @@ pub mod money;
 pub mod offer;
 pub mod understanding;
 pub mod venue;
+pub mod workflow;
 
 pub use audit::{Actor, AuditEntry};
 pub use event::{Event, Status, Step, ThreadState};

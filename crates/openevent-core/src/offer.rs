@@ -74,7 +74,11 @@ pub fn price_offer(event: &Event, input: &OfferInput<'_>) -> Offer {
     if input.discount_bp > 0 {
         let discount = subtotal.percent_bp(i64::from(input.discount_bp));
         items.push(LineItem {
-            description: format!("Discount {}.{:02} %", input.discount_bp / 100, input.discount_bp % 100),
+            description: format!(
+                "Discount {}.{:02} %",
+                input.discount_bp / 100,
+                input.discount_bp % 100
+            ),
             product_id: None,
             room_id: None,
             quantity: 1,
@@ -187,19 +191,29 @@ mod tests {
         let v = Venue::atelier();
         let e = event(
             30,
-            &[("basic_coffee_tea", 0), ("projector", 3), ("wireless_microphone", 2), ("photographer", 0), ("prosecco", 4)],
+            &[
+                ("basic_coffee_tea", 0),
+                ("projector", 3),
+                ("wireless_microphone", 2),
+                ("photographer", 0),
+                ("prosecco", 4),
+            ],
         );
         let o = price(&e, &v, 0);
-        let amounts: Vec<(u32, i64)> = o.line_items.iter().map(|i| (i.quantity, i.amount.rappen())).collect();
+        let amounts: Vec<(u32, i64)> = o
+            .line_items
+            .iter()
+            .map(|i| (i.quantity, i.amount.rappen()))
+            .collect();
         assert_eq!(
             amounts,
             [
-                (1, 75_000),     // Room B full day
-                (30, 25_500),    // coffee 8.50 × 30
-                (1, 7_500),      // projector per event
-                (2, 5_000),      // 2 microphones
-                (8, 144_000),    // photographer 8 h × 180
-                (4, 14_000),     // 4 bottles
+                (1, 75_000),  // Room B full day
+                (30, 25_500), // coffee 8.50 × 30
+                (1, 7_500),   // projector per event
+                (2, 5_000),   // 2 microphones
+                (8, 144_000), // photographer 8 h × 180
+                (4, 14_000),  // 4 bottles
             ]
         );
         assert_eq!(o.total, Money::from_rappen(271_000));

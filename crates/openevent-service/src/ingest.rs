@@ -4,12 +4,14 @@ use openevent_core::effects::TurnResult;
 use openevent_core::ids::OrgSlug;
 use openevent_core::intake::{self, IntakeInput};
 use openevent_core::message::InboundMessage;
+use openevent_core::workflow::{self, WorkflowError};
 use openevent_mail::{MailError, parse_message};
 use openevent_store::{EventWrite, IngestCommit, Store, StoreError};
 use serde::Serialize;
 
 use crate::Engine;
 use crate::clock::Clock;
+use crate::understanding::understand;
 
 /// How often a turn is recomputed when its booking changed underneath it.
 const MAX_CONFLICT_RETRIES: usize = 16;
@@ -20,6 +22,8 @@ pub enum IngestError {
     Mail(#[from] MailError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
     #[error("gave up after {0} concurrent updates of the same booking")]
     TooMuchContention(usize),
 }
@@ -65,14 +69,34 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 .find_thread_event(org, &message.from, &message.thread_parents())
                 .await?;
             let now = self.clock.now();
+            let data = self
+                .turn_data(org, thread.as_ref().map(|s| &s.event), now)
+                .await?;
+            let name = data
+                .client_name
+                .clone()
+                .or_else(|| profile.as_ref().and_then(|p| p.name.clone()))
+                .or_else(|| message.from_name.clone());
+            let ctx = workflow::Ctx {
+                org,
+                venue: &self.config.venue,
+                templates: &self.config.templates,
+                client_name: name.as_deref(),
+                occupancy: &data.occupancy,
+                pending_tasks: &data.pending,
+                thread: &data.thread,
+                now,
+            };
+            let understanding = understand(message);
             let outcome = intake::decide(IntakeInput {
                 org,
-                venue_name: &self.config.venue_name,
                 message,
+                understanding: &understanding,
                 profile: profile.as_ref(),
                 thread_event: thread.as_ref().map(|s| &s.event),
+                workflow: &ctx,
                 now,
-            });
+            })?;
             let event_write = outcome.event.as_ref().map(|event| match &thread {
                 Some(stored) if !outcome.event_is_new => EventWrite::Update {
                     event,
@@ -91,6 +115,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 audit: &outcome.audit,
                 drafts: &outcome.drafts,
                 tasks: &outcome.tasks,
+                superseded: &outcome.superseded,
+                outbox: &outcome.outbox,
                 result: &outcome.result,
             };
             match self.store.commit_ingest(commit).await {

@@ -3,26 +3,34 @@
 //! the same [`Engine`].
 
 pub mod clock;
+mod context;
+mod decisions;
 mod ingest;
 mod queries;
+mod understanding;
 
+use openevent_core::venue::Venue;
+use openevent_core::workflow::Templates;
 use openevent_store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use decisions::{DecisionError, DecisionReport};
 pub use ingest::{IngestError, IngestReport};
 pub use queries::EventView;
 
-/// Settings the engine needs from the venue's configuration.
-#[derive(Debug, Clone)]
+/// The venue and its reply templates.
+#[derive(Debug)]
 pub struct EngineConfig {
-    /// Signs drafts ("Kind regards, The Atelier").
-    pub venue_name: String,
+    pub venue: Venue,
+    pub templates: Templates,
 }
 
 impl Default for EngineConfig {
+    /// The built-in reference venue, The Atelier, with the built-in templates.
     fn default() -> Self {
         Self {
-            venue_name: "The Atelier".to_owned(),
+            venue: Venue::atelier(),
+            templates: Templates::builtin(),
         }
     }
 }
@@ -48,5 +56,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
 
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+
+    pub fn venue(&self) -> &Venue {
+        &self.config.venue
     }
 }

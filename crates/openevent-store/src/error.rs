@@ -1,4 +1,4 @@
-use openevent_core::ids::{EventId, MessageId};
+use openevent_core::ids::{EventId, MessageId, TaskId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,6 +26,8 @@ pub enum StoreError {
     DuplicateMessage(MessageId),
     #[error("event {0} was changed concurrently")]
     Conflict(EventId),
+    #[error("task {0} was already decided")]
+    TaskNotPending(TaskId),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

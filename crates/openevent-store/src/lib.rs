@@ -8,18 +8,24 @@
 mod codec;
 mod error;
 mod open;
+mod reads;
 mod sql;
+mod writes;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use openevent_core::AuditEntry;
+use openevent_core::calendar::Occupancy;
 use openevent_core::client::{ClientContext, ClientProfile, HistoryEntry};
-use openevent_core::effects::{Draft, HilTask, TurnResult};
+use openevent_core::effects::{Draft, HilTask, TaskStatus, TurnResult};
 use openevent_core::event::Event;
-use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug};
+use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, TaskId};
 use openevent_core::message::InboundMessage;
+use openevent_core::workflow::OutboxEmail;
+use serde::Serialize;
 
 pub use error::StoreError;
 pub use open::{Backend, DatabaseUrl};
@@ -56,7 +62,55 @@ pub struct IngestCommit<'a> {
     pub audit: &'a [AuditEntry],
     pub drafts: &'a [Draft],
     pub tasks: &'a [HilTask],
+    /// Pending tasks this turn replaced.
+    pub superseded: &'a [TaskId],
+    pub outbox: &'a [OutboxEmail],
     pub result: &'a TurnResult,
+}
+
+/// A manager's decision on a task and everything it changed, committed together.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionCommit<'a> {
+    pub org: &'a OrgSlug,
+    pub task_id: &'a TaskId,
+    pub status: TaskStatus,
+    pub decided_at: Timestamp,
+    pub notes: Option<&'a str>,
+    pub reject_reason: Option<&'a str>,
+    pub edited_body: Option<&'a str>,
+    pub event: Option<EventWrite<'a>>,
+    pub audit: &'a [AuditEntry],
+    pub drafts: &'a [Draft],
+    pub tasks: &'a [HilTask],
+    pub superseded: &'a [TaskId],
+    pub outbox: &'a [OutboxEmail],
+}
+
+/// A task as the manager's inbox shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub task: HilTask,
+    pub draft: Option<DraftText>,
+    pub client_email: Option<ClientEmail>,
+    pub decided_at: Option<Timestamp>,
+    pub notes: Option<String>,
+    pub reject_reason: Option<String>,
+    pub edited_body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DraftText {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskFilter<'a> {
+    pub status: Option<TaskStatus>,
+    pub event_id: Option<&'a EventId>,
+    pub limit: u32,
 }
 
 /// The storage interface. Every read and write is scoped by organization, and client lookups by
@@ -112,6 +166,43 @@ pub trait Store: Send + Sync + 'static {
     fn commit_ingest(
         &self,
         commit: IngestCommit<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// `option` and `confirmed` bookings with a locked room on dates within `from..=to`.
+    fn occupancy(
+        &self,
+        org: &OrgSlug,
+        from: Date,
+        to: Date,
+    ) -> impl Future<Output = Result<Vec<Occupancy>, StoreError>> + Send;
+
+    /// Tasks, newest first.
+    fn list_tasks(
+        &self,
+        org: &OrgSlug,
+        filter: TaskFilter<'_>,
+    ) -> impl Future<Output = Result<Vec<TaskView>, StoreError>> + Send;
+
+    /// One task with its draft.
+    fn load_task(
+        &self,
+        org: &OrgSlug,
+        task_id: &TaskId,
+    ) -> impl Future<Output = Result<Option<(HilTask, Option<Draft>)>, StoreError>> + Send;
+
+    /// The message ids of a booking's thread (in and out), oldest first.
+    fn thread_message_ids(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<Vec<MessageId>, StoreError>> + Send;
+
+    /// Commits a decision. Fails with [`StoreError::TaskNotPending`] when another decision came
+    /// first and [`StoreError::Conflict`] when the booking changed since it was read; nothing is
+    /// written then.
+    fn commit_decision(
+        &self,
+        commit: DecisionCommit<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Row counts per table, for operators (no tenant data).

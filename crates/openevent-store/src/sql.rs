@@ -3,18 +3,24 @@
 
 use std::collections::BTreeMap;
 
+use jiff::civil::Date;
 use openevent_core::AuditEntry;
+use openevent_core::calendar::{Occupancy, Window};
 use openevent_core::client::{ClientContext, ClientProfile, EventSummary, HistoryEntry};
-use openevent_core::effects::TurnResult;
-use openevent_core::event::{Event, Step};
-use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug};
+use openevent_core::effects::{Draft, HilTask, TurnResult};
+use openevent_core::event::{Event, TimeOfDay};
+use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
 use crate::open::{self, Backend, DatabaseUrl};
-use crate::{EventWrite, IngestCommit, Store, StoreError, StoredEvent};
+use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
+use crate::{
+    DecisionCommit, DraftText, IngestCommit, Store, StoreError, StoredEvent, TaskFilter, TaskView,
+    writes,
+};
 
 /// Tables, in the order an operator reads them.
 const TABLES: [&str; 9] = [
@@ -86,16 +92,6 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
         event,
         version: row.try_get("version")?,
     })
-}
-
-fn step_from_column(v: Option<i64>) -> Result<Option<Step>, StoreError> {
-    v.map(|n| {
-        u8::try_from(n)
-            .ok()
-            .and_then(|n| Step::try_from(n).ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("step {n}")))
-    })
-    .transpose()
 }
 
 fn history_entry(row: &AnyRow) -> Result<HistoryEntry, StoreError> {
@@ -300,48 +296,11 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
 
-        match c.event {
-            Some(EventWrite::Insert(e)) => {
-                sqlx::query(
-                    "INSERT INTO events (org_id, event_id, client_email, status, current_step, chosen_date, version, created_at, updated_at, record) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
-                )
-                .bind(org)
-                .bind(e.event_id.as_str())
-                .bind(e.client_email.as_str())
-                .bind(e.status.as_str())
-                .bind(i64::from(e.current_step.number()))
-                .bind(e.chosen_date.map(|d| d.to_string()))
-                .bind(micros(e.created_at))
-                .bind(micros(e.updated_at))
-                .bind(to_json(e))
-                .execute(&mut *tx)
-                .await?;
-            }
-            Some(EventWrite::Update {
-                event: e,
-                expected_version,
-            }) => {
-                let updated = sqlx::query(
-                    "UPDATE events SET status = $1, current_step = $2, chosen_date = $3, version = version + 1, \
-                     updated_at = $4, record = $5 WHERE org_id = $6 AND event_id = $7 AND version = $8",
-                )
-                .bind(e.status.as_str())
-                .bind(i64::from(e.current_step.number()))
-                .bind(e.chosen_date.map(|d| d.to_string()))
-                .bind(micros(e.updated_at))
-                .bind(to_json(e))
-                .bind(org)
-                .bind(e.event_id.as_str())
-                .bind(expected_version)
-                .execute(&mut *tx)
-                .await?;
-                if updated.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Err(StoreError::Conflict(e.event_id.clone()));
-                }
-            }
-            None => {}
+        if let Some(write) = c.event
+            && let Err(e) = writes::write_event(&mut tx, c.org, write).await
+        {
+            tx.rollback().await?;
+            return Err(e);
         }
 
         let h = c.history;
@@ -361,63 +320,201 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
 
-        if let Some(event_id) = event_id {
-            for a in c.audit {
-                sqlx::query(
-                    "INSERT INTO audit (org_id, event_id, ts, actor, from_step, to_step, reason, fields) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(org)
-                .bind(event_id)
-                .bind(micros(a.ts))
-                .bind(enum_text(&a.actor))
-                .bind(a.from_step.map(|s| i64::from(s.number())))
-                .bind(a.to_step.map(|s| i64::from(s.number())))
-                .bind(a.reason.as_str())
-                .bind(to_json(&a.fields))
-                .execute(&mut *tx)
-                .await?;
+        if let Some(event_id) = &c.result.event_id {
+            writes::insert_audit(&mut tx, c.org, event_id, c.audit).await?;
+        }
+        writes::supersede(&mut tx, c.org, c.superseded, c.received_at).await?;
+        writes::insert_drafts(&mut tx, c.org, c.drafts).await?;
+        writes::insert_tasks(&mut tx, c.org, c.tasks).await?;
+        writes::insert_outbox(&mut tx, c.org, c.outbox, c.received_at).await?;
+
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn occupancy(
+        &self,
+        org: &OrgSlug,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<Occupancy>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
+             WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
+             AND chosen_date >= $2 AND chosen_date <= $3",
+        )
+        .bind(org.as_str())
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let corrupt = |e: String| StoreError::Corrupt(e);
+        rows.iter()
+            .map(|row| {
+                let start: Option<String> = row.try_get("start_time")?;
+                let end: Option<String> = row.try_get("end_time")?;
+                let window = match (start, end) {
+                    (Some(s), Some(e)) => Some(Window {
+                        start: TimeOfDay::parse(&s).map_err(|e| corrupt(e.to_string()))?,
+                        end: TimeOfDay::parse(&e).map_err(|e| corrupt(e.to_string()))?,
+                    }),
+                    _ => None,
+                };
+                Ok(Occupancy {
+                    event_id: EventId::parse(&row.try_get::<String, _>("event_id")?)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    room_id: RoomId::parse(&row.try_get::<String, _>("locked_room_id")?)
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    date: row
+                        .try_get::<String, _>("chosen_date")?
+                        .parse()
+                        .map_err(|e: jiff::Error| corrupt(e.to_string()))?,
+                    window,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_tasks(
+        &self,
+        org: &OrgSlug,
+        filter: TaskFilter<'_>,
+    ) -> Result<Vec<TaskView>, StoreError> {
+        // Optional filters are bound as NULL-or-value so the statement text stays fixed.
+        let sql = format!(
+            "SELECT {TASK_COLUMNS}, d.subject AS draft_subject, d.body AS draft_body, e.client_email AS client_email \
+             FROM tasks t \
+             LEFT JOIN drafts d ON d.org_id = t.org_id AND d.draft_id = t.draft_id \
+             LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id \
+             WHERE t.org_id = $1 AND ($2 IS NULL OR t.status = $2) AND ($3 IS NULL OR t.event_id = $3) \
+             ORDER BY t.created_at DESC, t.task_id DESC LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(filter.event_id.map(|e| e.as_str()))
+            .bind(i64::from(if filter.limit == 0 {
+                100
+            } else {
+                filter.limit
+            }))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let subject: Option<String> = row.try_get("draft_subject")?;
+                let body: Option<String> = row.try_get("draft_body")?;
+                Ok(TaskView {
+                    task: reads::task(row)?,
+                    draft: subject
+                        .zip(body)
+                        .map(|(subject, body)| DraftText { subject, body }),
+                    client_email: row
+                        .try_get::<Option<String>, _>("client_email")?
+                        .map(|e| ClientEmail::parse(&e))
+                        .transpose()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    decided_at: row
+                        .try_get::<Option<i64>, _>("decided_at")?
+                        .map(from_micros)
+                        .transpose()?,
+                    notes: row.try_get("notes")?,
+                    reject_reason: row.try_get("reject_reason")?,
+                    edited_body: row.try_get("edited_body")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn load_task(
+        &self,
+        org: &OrgSlug,
+        task_id: &TaskId,
+    ) -> Result<Option<(HilTask, Option<Draft>)>, StoreError> {
+        let sql =
+            format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.org_id = $1 AND t.task_id = $2");
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(task_id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let task = reads::task(&row)?;
+        let draft = match &task.draft_id {
+            None => None,
+            Some(id) => {
+                let sql = format!(
+                    "SELECT {DRAFT_COLUMNS} FROM drafts d WHERE d.org_id = $1 AND d.draft_id = $2"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(org.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| reads::draft(&r))
+                    .transpose()?
             }
-        }
+        };
+        Ok(Some((task, draft)))
+    }
 
-        for d in c.drafts {
-            sqlx::query(
-                "INSERT INTO drafts (org_id, draft_id, event_id, to_email, topic, subject, body, requires_approval, in_reply_to, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(org)
-            .bind(d.draft_id.as_str())
-            .bind(d.event_id.as_ref().map(|e| e.as_str()))
-            .bind(d.to.as_str())
-            .bind(d.topic.as_str())
-            .bind(d.subject.as_str())
-            .bind(d.body.as_str())
-            .bind(i64::from(d.requires_approval))
-            .bind(d.in_reply_to.as_str())
-            .bind(micros(d.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
+    async fn thread_message_ids(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id FROM messages WHERE org_id = $1 AND event_id = $2 ORDER BY received_at, message_id",
+        )
+        .bind(org.as_str())
+        .bind(event_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                MessageId::parse(&r.try_get::<String, _>("message_id")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
 
-        for t in c.tasks {
-            sqlx::query(
-                "INSERT INTO tasks (org_id, task_id, event_id, task_type, status, step, draft_id, reason, source_message_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-            )
-            .bind(org)
-            .bind(t.task_id.as_str())
-            .bind(t.event_id.as_ref().map(|e| e.as_str()))
-            .bind(t.task_type.as_str())
-            .bind(t.status.as_str())
-            .bind(t.step.map(|s| i64::from(s.number())))
-            .bind(t.draft_id.as_ref().map(|d| d.as_str()))
-            .bind(t.reason.as_str())
-            .bind(t.source_message_id.as_str())
-            .bind(micros(t.created_at))
-            .execute(&mut *tx)
-            .await?;
+    async fn commit_decision(&self, c: DecisionCommit<'_>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let decided = sqlx::query(
+            "UPDATE tasks SET status = $1, decided_at = $2, updated_at = $2, notes = $3, reject_reason = $4, \
+             edited_body = $5 WHERE org_id = $6 AND task_id = $7 AND status = 'pending'",
+        )
+        .bind(c.status.as_str())
+        .bind(micros(c.decided_at))
+        .bind(c.notes)
+        .bind(c.reject_reason)
+        .bind(c.edited_body)
+        .bind(c.org.as_str())
+        .bind(c.task_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if decided.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::TaskNotPending(c.task_id.clone()));
         }
-
+        if let Some(write) = c.event {
+            if let Err(e) = writes::write_event(&mut tx, c.org, write).await {
+                tx.rollback().await?;
+                return Err(e);
+            }
+            let event_id = match write {
+                crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => {
+                    &e.event_id
+                }
+            };
+            writes::insert_audit(&mut tx, c.org, event_id, c.audit).await?;
+        }
+        writes::supersede(&mut tx, c.org, c.superseded, c.decided_at).await?;
+        writes::insert_drafts(&mut tx, c.org, c.drafts).await?;
+        writes::insert_tasks(&mut tx, c.org, c.tasks).await?;
+        writes::insert_outbox(&mut tx, c.org, c.outbox, c.decided_at).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -6,6 +6,9 @@ use openevent_core::effects::Draft;
 use openevent_core::ids::{ClientEmail, MessageId, OrgSlug};
 use openevent_core::intake::{self, IntakeInput, IntakeOutcome};
 use openevent_core::message::InboundMessage;
+use openevent_core::understanding::{Entities, Signals, Understanding, classify_inquiry};
+use openevent_core::venue::Venue;
+use openevent_core::workflow::{Ctx, Templates};
 use openevent_store::{EventWrite, IngestCommit, SqlStore, Store, StoreError};
 
 fn now() -> Timestamp {
@@ -40,14 +43,36 @@ fn decide(
     m: &InboundMessage,
     thread: Option<&openevent_core::Event>,
 ) -> IntakeOutcome {
+    let venue = Venue::atelier();
+    let templates = Templates::builtin();
+    let ctx = Ctx {
+        org,
+        venue: &venue,
+        templates: &templates,
+        client_name: None,
+        occupancy: &[],
+        pending_tasks: &[],
+        thread: &[],
+        now: now(),
+    };
+    let c = classify_inquiry(&m.subject, &m.body_text);
+    let u = Understanding {
+        language: c.language,
+        intent: c.intent,
+        confidence: c.confidence,
+        entities: Entities::default(),
+        signals: Signals::default(),
+    };
     intake::decide(IntakeInput {
         org,
-        venue_name: "The Atelier",
         message: m,
+        understanding: &u,
         profile: None,
         thread_event: thread,
+        workflow: &ctx,
         now: now(),
     })
+    .unwrap()
 }
 
 fn commit<'a>(
@@ -68,6 +93,8 @@ fn commit<'a>(
         audit: &out.audit,
         drafts,
         tasks: &out.tasks,
+        superseded: &out.superseded,
+        outbox: &out.outbox,
         result: &out.result,
     }
 }
@@ -118,13 +145,13 @@ async fn a_failing_write_leaves_nothing_behind() {
         ("events", 1),
         ("messages", 1),
         ("history", 1),
-        ("audit", 1),
         ("drafts", 1),
         ("tasks", 1),
         ("clients", 1),
     ] {
         assert_eq!(counts[table], n, "{table}");
     }
+    assert_eq!(counts["audit"], out.audit.len() as i64);
 }
 
 #[tokio::test]

@@ -33,6 +33,9 @@ pub struct Global {
     /// Freeze the clock at this instant (RFC 3339) for reproducible runs.
     #[arg(long, global = true, env = "OPENEVENT_NOW", value_name = "RFC3339")]
     pub now: Option<String>,
+    /// Venue file (TOML); the built-in reference venue, The Atelier, when absent.
+    #[arg(long, global = true, env = "OPENEVENT_VENUE", value_name = "FILE")]
+    pub venue: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +58,53 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// The manager's tasks: every draft waits here for approval.
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+    /// Venue configuration.
+    Venue {
+        #[command(subcommand)]
+        command: VenueCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// List tasks, newest first.
+    List {
+        /// pending, approved, rejected or superseded.
+        #[arg(long)]
+        status: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a task: its draft (or your edit of it) goes to the outbox.
+    Approve {
+        task_id: String,
+        /// Send this text instead of the drafted body.
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+        /// A note for the audit trail.
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Reject a task; nothing is sent.
+    Reject {
+        task_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VenueCommand {
+    /// Validate a venue file and summarise it.
+    Check { file: PathBuf },
+    /// Print the venue in use as TOML (a starting point for your own file).
+    Show,
 }
 
 #[derive(Debug, Subcommand)]

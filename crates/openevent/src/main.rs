@@ -10,13 +10,16 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use jiff::Timestamp;
-use openevent_core::ids::{ClientEmail, EventId, OrgSlug};
+use openevent_core::effects::TaskStatus;
+use openevent_core::ids::{ClientEmail, EventId, OrgSlug, TaskId};
+use openevent_core::venue::Venue;
+use openevent_core::workflow::Decision;
 use openevent_mail::{MAX_MESSAGE_BYTES, MailError, parse_message};
-use openevent_service::{Clock, Engine, EngineConfig, ManualClock, SystemClock};
-use openevent_store::{SqlStore, Store};
+use openevent_service::{Clock, DecisionError, Engine, EngineConfig, ManualClock, SystemClock};
+use openevent_store::{SqlStore, Store, TaskFilter};
 use serde::Serialize;
 
-use crate::cli::{Cli, ClientCommand, Command, EventCommand};
+use crate::cli::{Cli, ClientCommand, Command, EventCommand, TasksCommand, VenueCommand};
 
 /// sysexits' EX_DATAERR: the input was refused, nothing was stored.
 const EXIT_BAD_INPUT: u8 = 65;
@@ -110,9 +113,33 @@ fn read_message(input: &std::path::Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+fn load_venue(path: &std::path::Path) -> Result<Venue> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read venue file {}: {e}", path.display())))?;
+    Venue::from_toml(&text).map_err(|e| bad(format!("{}: {e}", path.display())))
+}
+
 async fn run(cli: Cli) -> Result<()> {
     let org = OrgSlug::parse(&cli.global.org).map_err(bad)?;
     let clock = clock(cli.global.now.as_deref())?;
+    let venue = match &cli.global.venue {
+        Some(path) => load_venue(path)?,
+        None => Venue::atelier(),
+    };
+    if let Command::Venue { command } = &cli.command {
+        return venue_command(command, &venue);
+    }
+    let decision_body = match &cli.command {
+        Command::Tasks {
+            command: TasksCommand::Approve {
+                body: Some(path), ..
+            },
+        } => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        _ => None,
+    };
     // Input is read and validated before the database is opened, so bad input never creates or
     // touches a database.
     let raw = match &cli.command {
@@ -124,8 +151,15 @@ async fn run(cli: Cli) -> Result<()> {
         _ => None,
     };
     let store = SqlStore::open(&cli.global.db).await?;
-    let engine = Engine::new(store, clock, EngineConfig::default());
-    let outcome = dispatch(&engine, &org, cli.command, raw).await;
+    let engine = Engine::new(
+        store,
+        clock,
+        EngineConfig {
+            venue,
+            ..EngineConfig::default()
+        },
+    );
+    let outcome = dispatch(&engine, &org, cli.command, raw, decision_body).await;
     engine.store().close().await;
     outcome
 }
@@ -135,6 +169,7 @@ async fn dispatch(
     org: &OrgSlug,
     command: Command,
     raw: Option<(Vec<u8>, openevent_core::message::InboundMessage)>,
+    decision_body: Option<String>,
 ) -> Result<()> {
     match command {
         Command::Migrate => {
@@ -173,5 +208,114 @@ async fn dispatch(
                 .ok_or_else(|| bad(format!("no client {email} in organization {org}")))?;
             print_json(&context)
         }
+        Command::Tasks { command } => tasks_command(engine, org, command, decision_body).await,
+        Command::Venue { .. } => Err(anyhow!("venue commands run before the database opens")),
+    }
+}
+
+fn venue_command(command: &VenueCommand, venue: &Venue) -> Result<()> {
+    match command {
+        VenueCommand::Check { file } => {
+            let v = load_venue(file)?;
+            let spec = v.spec();
+            println!(
+                "{}: valid — {} rooms, {} products, {} FAQ answers, time zone {}, VAT {}.{:02} %",
+                file.display(),
+                spec.rooms.len(),
+                spec.products.len(),
+                spec.faq.len(),
+                spec.time_zone,
+                spec.vat_percent / 100,
+                spec.vat_percent % 100
+            );
+            Ok(())
+        }
+        VenueCommand::Show => {
+            print!("{}", venue.to_toml());
+            Ok(())
+        }
+    }
+}
+
+async fn tasks_command(
+    engine: &Engine<SqlStore, Arc<dyn Clock>>,
+    org: &OrgSlug,
+    command: TasksCommand,
+    decision_body: Option<String>,
+) -> Result<()> {
+    let decide = |id: &str| TaskId::parse(id).map_err(bad);
+    match command {
+        TasksCommand::List { status, json } => {
+            let status = status
+                .map(|s| {
+                    TaskStatus::parse(&s).ok_or_else(|| {
+                        bad(format!(
+                            "--status '{s}' is not one of pending, approved, rejected, superseded"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let tasks = engine
+                .store()
+                .list_tasks(
+                    org,
+                    TaskFilter {
+                        status,
+                        event_id: None,
+                        limit: 500,
+                    },
+                )
+                .await?;
+            if json {
+                return print_json(&tasks);
+            }
+            if tasks.is_empty() {
+                println!("no tasks");
+            }
+            for t in &tasks {
+                println!(
+                    "{}  {:<10} {:<20} step {}  {:<22} {}  {}",
+                    t.task.task_id,
+                    t.task.status.as_str(),
+                    t.task.task_type.as_str(),
+                    t.task
+                        .step
+                        .map_or("-".to_owned(), |s| s.number().to_string()),
+                    t.task.event_id.as_ref().map_or("-", |e| e.as_str()),
+                    t.client_email.as_ref().map_or("-", |e| e.as_str()),
+                    t.task.reason
+                );
+            }
+            Ok(())
+        }
+        TasksCommand::Approve { task_id, notes, .. } => {
+            let report = engine
+                .decide_task(
+                    org,
+                    &decide(&task_id)?,
+                    Decision::Approve {
+                        edited_body: decision_body,
+                        notes,
+                    },
+                )
+                .await
+                .map_err(decision_error)?;
+            print_json(&report)
+        }
+        TasksCommand::Reject { task_id, reason } => {
+            let report = engine
+                .decide_task(org, &decide(&task_id)?, Decision::Reject { reason })
+                .await
+                .map_err(decision_error)?;
+            print_json(&report)
+        }
+    }
+}
+
+/// A decision the user can fix (unknown id, already decided, empty reason) is bad input.
+fn decision_error(e: DecisionError) -> anyhow::Error {
+    match e {
+        DecisionError::Store(_) | DecisionError::TooMuchContention(_) => e.into(),
+        other => bad(other),
     }
 }

@@ -43,9 +43,11 @@ fn migrate_reports_the_schema_version() {
 fn context_is_reused_for_the_same_client() {
     let oe = Oe::new();
     let first = oe.json(&["ingest", fixture("inquiry_laura.eml").to_str().unwrap()]);
-    assert_eq!(first["action"], "intake_event_created");
-    assert_eq!(first["current_step"], 1);
+    // No date understood yet: the workflow walks on to Step 2 and proposes dates.
+    assert_eq!(first["action"], "date_options_proposed");
+    assert_eq!(first["current_step"], 2);
     assert_eq!(first["status"], "lead");
+    assert_eq!(first["thread_state"], "waiting_on_hil");
     assert_eq!(first["client_email"], "laura.meier@example.com");
     assert_eq!(first["duplicate"], false);
     let event_id = first["event_id"].as_str().unwrap().to_owned();
@@ -66,7 +68,7 @@ fn context_is_reused_for_the_same_client() {
 
     // The reply threads into the same booking; it comes with another display name.
     let second = oe.json(&["ingest", fixture("reply_laura.eml").to_str().unwrap()]);
-    assert_eq!(second["action"], "thread_reply_recorded");
+    assert_eq!(second["action"], "date_options_proposed");
     assert_eq!(second["event_id"], event_id.as_str());
     let ctx2 = oe.json(&["client", "context", "laura.meier@example.com"]);
     assert_eq!(
@@ -98,7 +100,14 @@ fn context_is_reused_for_the_same_client() {
         .iter()
         .map(|a| a["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(reasons, ["event_created", "client_message_received"]);
+    assert_eq!(
+        reasons,
+        [
+            "event_created",
+            "intake_complete",
+            "client_message_received"
+        ]
+    );
     assert_eq!(ev["version"], 2);
 }
 
@@ -112,7 +121,7 @@ fn history_tail_keeps_the_last_five() {
         None,
         INQUIRY_BODY,
     ));
-    assert_eq!(first["action"], "intake_event_created");
+    assert_eq!(first["action"], "date_options_proposed");
     for i in 1..=6 {
         let r = oe.ingest_text(&eml(
             "a@example.com",
@@ -173,7 +182,14 @@ fn plus_addresses_are_separate_clients_with_nothing_shared() {
     assert_ne!(hijack["event_id"], a["event_id"]);
     let ev_a = oe.json(&["event", "show", a["event_id"].as_str().unwrap()]);
     assert_eq!(ev_a["version"], 1);
-    assert_eq!(ev_a["audit"].as_array().unwrap().len(), 1);
+    assert_eq!(ev_a["client_email"], "client@example.com");
+    assert!(
+        ev_a["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["reason"] != "client_message_received")
+    );
     let ca_after = oe.json(&["client", "context", "client@example.com"]);
     assert_eq!(ca_after, ca);
 }
@@ -260,7 +276,7 @@ fn encoded_german_inquiry_is_understood() {
         "ingest",
         fixture("inquiry_german_latin1.eml").to_str().unwrap(),
     ]);
-    assert_eq!(r["action"], "intake_event_created");
+    assert_eq!(r["action"], "date_options_proposed");
     assert!(
         r["drafts"][0]["body"]
             .as_str()

@@ -1,5 +1,8 @@
 use super::*;
 use crate::ids::{ClientEmail, MessageId};
+use crate::understanding::{Confidence, Entities, Language, Signals, classify_inquiry};
+use crate::venue::Venue;
+use crate::workflow::Templates;
 
 fn org() -> OrgSlug {
     OrgSlug::parse("default").unwrap()
@@ -24,25 +27,60 @@ fn now() -> Timestamp {
     "2026-11-22T09:00:00Z".parse().unwrap()
 }
 
-fn run<'a>(
-    m: &'a InboundMessage,
-    profile: Option<&'a ClientProfile>,
-    thread: Option<&'a Event>,
+fn understanding(m: &InboundMessage) -> Understanding {
+    let c = classify_inquiry(&m.subject, &m.body_text);
+    Understanding {
+        language: c.language,
+        intent: c.intent,
+        confidence: c.confidence,
+        entities: Entities::default(),
+        signals: Signals::default(),
+    }
+}
+
+fn run_in(
+    o: &OrgSlug,
+    m: &InboundMessage,
+    profile: Option<&ClientProfile>,
+    thread: Option<&Event>,
 ) -> IntakeOutcome {
+    let venue = Venue::atelier();
+    let templates = Templates::builtin();
+    let ctx = Ctx {
+        org: o,
+        venue: &venue,
+        templates: &templates,
+        client_name: profile.and_then(|p| p.name.as_deref()),
+        occupancy: &[],
+        pending_tasks: &[],
+        thread: &[],
+        now: now(),
+    };
+    let u = understanding(m);
     decide(IntakeInput {
-        org: &org(),
-        venue_name: "The Atelier",
+        org: o,
         message: m,
+        understanding: &u,
         profile,
         thread_event: thread,
+        workflow: &ctx,
         now: now(),
     })
+    .unwrap()
+}
+
+fn run(
+    m: &InboundMessage,
+    profile: Option<&ClientProfile>,
+    thread: Option<&Event>,
+) -> IntakeOutcome {
+    run_in(&org(), m, profile, thread)
 }
 
 const INQUIRY: &str = "Hello, we would like to book a room for a workshop with 25 participants.";
 
 #[test]
-fn inquiry_creates_a_lead_at_step_one_with_a_held_draft() {
+fn inquiry_creates_a_lead_and_runs_the_workflow() {
     let m = msg(
         "a@x",
         "Laura.Meier@Example.COM",
@@ -53,14 +91,13 @@ fn inquiry_creates_a_lead_at_step_one_with_a_held_draft() {
     let out = run(&m, None, None);
     let e = out.event.as_ref().unwrap();
     assert!(out.event_is_new);
-    assert_eq!(e.current_step, Step::Intake);
     assert_eq!(e.status, crate::event::Status::Lead);
     assert_eq!(e.client_email.as_str(), "laura.meier@example.com");
-    assert_eq!(out.result.action, Action::IntakeEventCreated);
+    // No date was understood: Step 2 proposes dates, held for approval.
+    assert_eq!(e.current_step, Step::DateConfirmation);
+    assert_eq!(out.result.action, Action::DateOptionsProposed);
     assert_eq!(out.drafts.len(), 1);
     assert!(out.drafts[0].requires_approval);
-    assert!(out.drafts[0].body.starts_with("Dear Laura Meier"));
-    assert_eq!(out.drafts[0].subject, "Re: Workshop");
     assert_eq!(out.tasks.len(), 1);
     assert_eq!(
         out.tasks[0].draft_id.as_ref(),
@@ -69,6 +106,7 @@ fn inquiry_creates_a_lead_at_step_one_with_a_held_draft() {
     assert_eq!(out.profile.name.as_deref(), Some("Laura Meier"));
     assert!(out.profile_changed);
     assert_eq!(out.audit[0].reason, "event_created");
+    assert_eq!(out.audit[1].reason, "intake_complete");
 }
 
 #[test]
@@ -77,14 +115,7 @@ fn ids_are_deterministic_and_org_scoped() {
     let a = run(&m, None, None);
     let b = run(&m, None, None);
     assert_eq!(a.result, b.result);
-    let other = decide(IntakeInput {
-        org: &OrgSlug::parse("other").unwrap(),
-        venue_name: "V",
-        message: &m,
-        profile: None,
-        thread_event: None,
-        now: now(),
-    });
+    let other = run_in(&OrgSlug::parse("other").unwrap(), &m, None, None);
     assert_ne!(a.result.event_id, other.result.event_id);
 }
 
@@ -100,7 +131,7 @@ fn unclear_message_goes_to_manual_review_without_event_or_draft() {
 }
 
 #[test]
-fn reply_in_thread_attaches_to_the_booking() {
+fn reply_in_thread_continues_the_booking() {
     let first = msg("a@x", "a@example.com", None, "Booking", INQUIRY);
     let created = run(&first, None, None);
     let event = created.event.unwrap();
@@ -113,10 +144,31 @@ fn reply_in_thread_attaches_to_the_booking() {
     );
     reply.in_reply_to = Some(MessageId::parse("a@x").unwrap());
     let out = run(&reply, Some(&created.profile), Some(&event));
-    assert_eq!(out.result.action, Action::ThreadReplyRecorded);
     assert_eq!(out.result.event_id, Some(event.event_id.clone()));
     assert!(!out.event_is_new);
     assert!(!out.profile_changed);
+    assert_eq!(out.audit[0].reason, "client_message_received");
+    // Still no date: the second round of proposals.
+    assert_eq!(out.result.action, Action::DateOptionsProposed);
+    assert_eq!(out.event.unwrap().date_proposal_attempts, 2);
+}
+
+#[test]
+fn replies_after_the_offer_go_to_a_manager() {
+    let first = msg("a@x", "a@example.com", None, "Booking", INQUIRY);
+    let mut event = run(&first, None, None).event.unwrap();
+    event.current_step = Step::Negotiation;
+    let mut reply = msg(
+        "d@x",
+        "a@example.com",
+        None,
+        "Re: Booking",
+        "One question about the offer.",
+    );
+    reply.in_reply_to = Some(MessageId::parse("a@x").unwrap());
+    let out = run(&reply, None, Some(&event));
+    assert_eq!(out.result.action, Action::ThreadReplyRecorded);
+    assert_eq!(out.tasks[0].task_type, TaskType::ManualReview);
     assert_eq!(out.event.unwrap().thread_state, ThreadState::WaitingOnHil);
 }
 
@@ -141,4 +193,5 @@ fn german_inquiry_gets_a_german_draft() {
     let out = run(&m, None, None);
     assert!(out.drafts[0].body.starts_with("Guten Tag"));
     assert_eq!(out.profile.language, Some(Language::De));
+    let _ = Confidence::from_per_mille(1);
 }

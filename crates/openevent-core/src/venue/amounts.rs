@@ -15,7 +15,11 @@ enum Number {
 
 /// Parses a decimal with at most two fractional digits into hundredths.
 pub fn hundredths(text: &str) -> Result<i64, String> {
-    let t = text.trim().trim_start_matches("CHF").trim().replace('\'', "");
+    let t = text
+        .trim()
+        .trim_start_matches("CHF")
+        .trim()
+        .replace('\'', "");
     let (neg, t) = match t.strip_prefix('-') {
         Some(rest) => (true, rest.to_owned()),
         None => (false, t),
@@ -27,7 +31,9 @@ pub fn hundredths(text: &str) -> Result<i64, String> {
     if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("'{text}' has more than two decimals"));
     }
-    let whole: i64 = whole.parse().map_err(|_| format!("'{text}' is not an amount"))?;
+    let whole: i64 = whole
+        .parse()
+        .map_err(|_| format!("'{text}' is not an amount"))?;
     let frac: i64 = format!("{frac:0<2}").parse().unwrap_or(0);
     let v = whole * 100 + frac;
     Ok(if neg { -v } else { v })
@@ -47,7 +53,11 @@ fn number_to_hundredths(n: Number) -> Result<i64, String> {
 
 fn render(v: i64) -> String {
     let sign = if v < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", v.unsigned_abs() / 100, v.unsigned_abs() % 100)
+    format!(
+        "{sign}{}.{:02}",
+        v.unsigned_abs() / 100,
+        v.unsigned_abs() % 100
+    )
 }
 
 pub mod chf {

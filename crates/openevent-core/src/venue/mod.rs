@@ -56,7 +56,11 @@ pub struct DepositPolicy {
     #[serde(default = "default_deposit_percent", with = "amounts::percent_bp")]
     pub percent: u32,
     /// For `fixed`.
-    #[serde(default, with = "amounts::chf_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "amounts::chf_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fixed_chf: Option<Money>,
     /// Due this many days before the event, never earlier than tomorrow.
     pub due_days_before: u32,
@@ -244,7 +248,8 @@ impl Venue {
     }
 
     pub fn from_toml(text: &str) -> Result<Venue, VenueError> {
-        let spec: VenueSpec = toml::from_str(text).map_err(|e| VenueError::Syntax(e.to_string()))?;
+        let spec: VenueSpec =
+            toml::from_str(text).map_err(|e| VenueError::Syntax(e.to_string()))?;
         Venue::from_spec(spec)
     }
 
@@ -330,7 +335,10 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
         bad("name".into(), "must not be empty");
     }
     if TimeZone::get(&s.time_zone).is_err() {
-        bad("time_zone".into(), "is not an IANA time zone (e.g. Europe/Zurich)");
+        bad(
+            "time_zone".into(),
+            "is not an IANA time zone (e.g. Europe/Zurich)",
+        );
     }
     if s.currency != "CHF" {
         bad("currency".into(), "only CHF is supported");
@@ -357,9 +365,10 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
         DepositKind::Percentage if !(100..=10_000).contains(&d.percent) => {
             bad("deposit.percent".into(), "must be between 1 and 100")
         }
-        DepositKind::Fixed if d.fixed_chf.is_none_or(|m| m <= Money::ZERO) => {
-            bad("deposit.fixed_chf".into(), "a fixed deposit needs a positive amount")
-        }
+        DepositKind::Fixed if d.fixed_chf.is_none_or(|m| m <= Money::ZERO) => bad(
+            "deposit.fixed_chf".into(),
+            "a fixed deposit needs a positive amount",
+        ),
         _ => {}
     }
     if d.due_days_before > 365 {
@@ -374,7 +383,10 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
     }
     for (i, t) in sv.times.iter().enumerate() {
         if *t < s.operating_hours.open || *t >= s.operating_hours.close {
-            bad(format!("site_visits.times[{i}]"), "must be within operating hours");
+            bad(
+                format!("site_visits.times[{i}]"),
+                "must be within operating hours",
+            );
         }
     }
     if s.rooms.is_empty() {
@@ -390,12 +402,18 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
             bad(f("name"), "must not be empty");
         }
         if r.capacity_max == 0 || r.capacity_min > r.capacity_max {
-            bad(f("capacity_min"), "must be at most capacity_max, which must be positive");
+            bad(
+                f("capacity_min"),
+                "must be at most capacity_max, which must be positive",
+            );
         }
         for (layout, seats) in &r.layouts {
             if *seats == 0 || *seats > r.capacity_max {
                 bad(
-                    format!("rooms[{i}].layouts.{}", crate::hash::canonical_json(layout).trim_matches('"')),
+                    format!(
+                        "rooms[{i}].layouts.{}",
+                        crate::hash::canonical_json(layout).trim_matches('"')
+                    ),
                     "seats must be between 1 and capacity_max",
                 );
             }
@@ -404,7 +422,10 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
             bad(f("full_day_rate_chf"), "must not be negative");
         }
         if r.buffer_before_min > 240 || r.buffer_after_min > 240 {
-            bad(f("buffer_before_min"), "buffers must be at most 240 minutes");
+            bad(
+                f("buffer_before_min"),
+                "buffers must be at most 240 minutes",
+            );
         }
     }
     let mut product_ids = BTreeSet::new();
@@ -427,7 +448,10 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
     }
     for (i, q) in s.faq.iter().enumerate() {
         if q.topic.trim().is_empty() || q.keywords.is_empty() || q.answer.en.trim().is_empty() {
-            bad(format!("faq[{i}]"), "needs a topic, keywords and an English answer");
+            bad(
+                format!("faq[{i}]"),
+                "needs a topic, keywords and an English answer",
+            );
         }
     }
     out

@@ -12,7 +12,9 @@ fn the_atelier_matches_the_reference() {
     assert_eq!(b.capacity_for(Some(Layout::Classroom)), Some(36));
     assert_eq!(b.capacity_for(Some(Layout::Banquet)), None);
     assert_eq!(b.full_day_rate_chf, Money::from_chf(750));
-    let coffee = v.product(&ProductId::parse("basic_coffee_tea").unwrap()).unwrap();
+    let coffee = v
+        .product(&ProductId::parse("basic_coffee_tea").unwrap())
+        .unwrap();
     assert_eq!(coffee.price_chf, Money::from_rappen(850));
     assert_eq!(coffee.unit, Unit::PerPerson);
     let prosecco = v.product(&ProductId::parse("prosecco").unwrap()).unwrap();
@@ -35,7 +37,10 @@ fn the_file_round_trips() {
 #[test]
 fn every_problem_is_listed_with_its_field() {
     let text = ATELIER_TOML
-        .replace("time_zone = \"Europe/Zurich\"", "time_zone = \"Mars/Olympus\"")
+        .replace(
+            "time_zone = \"Europe/Zurich\"",
+            "time_zone = \"Mars/Olympus\"",
+        )
         .replace("capacity_min = 12", "capacity_min = 99")
         .replace("payment_days = 30", "payment_days = 0")
         .replace("not_in_rooms = [\"room_a\"]", "not_in_rooms = [\"room_z\"]");
@@ -52,9 +57,15 @@ fn every_problem_is_listed_with_its_field() {
 #[test]
 fn typos_and_bad_amounts_are_syntax_errors() {
     let typo = ATELIER_TOML.replace("full_day_rate_chf = 500", "full_day_rate = 500");
-    assert!(matches!(Venue::from_toml(&typo), Err(VenueError::Syntax(_))));
+    assert!(matches!(
+        Venue::from_toml(&typo),
+        Err(VenueError::Syntax(_))
+    ));
     let cents = ATELIER_TOML.replace("price_chf = 8.50", "price_chf = 8.505");
     let err = Venue::from_toml(&cents).unwrap_err().to_string();
     assert!(err.contains("two decimals"), "{err}");
-    assert!(matches!(Venue::from_toml("not toml ["), Err(VenueError::Syntax(_))));
+    assert!(matches!(
+        Venue::from_toml("not toml ["),
+        Err(VenueError::Syntax(_))
+    ));
 }

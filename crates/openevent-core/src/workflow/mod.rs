@@ -1,0 +1,325 @@
+//! The seven-step booking workflow. Pure: `(event, input, ctx) -> Outcome` where the outcome holds
+//! the new record and every effect (drafts, HIL tasks, superseded tasks, audit, outbox jobs).
+//!
+//! | step | on a client message                                   | waits for                    |
+//! |------|-------------------------------------------------------|------------------------------|
+//! | 1    | capture every fact, go to 2                           | —                            |
+//! | 2    | no date → 5 options; no time → ask; past/unavailable → options; else confirm, go to 3 (or back to the caller) | client |
+//! | 3    | rank rooms; fit → room-lock task; none → detour to 2  | manager (lock) / client      |
+//! | 4    | price an offer version, go to 5                       | manager (send)               |
+//! | 5    | accept / decline / counter / question / change        | client, manager              |
+//! | 6    | check blockers, go to 7                               | —                            |
+//! | 7    | deposit, confirmation, site visit, cancellation       | client, manager              |
+//!
+//! | manager decision        | effect                                                  |
+//! |-------------------------|---------------------------------------------------------|
+//! | approve client_reply    | outbox email; `OfferSent` marks the offer sent          |
+//! | approve room_lock       | lock room, status `option`, go to 4 (or the caller)     |
+//! | reject any              | task rejected with reason, thread `checking`            |
+
+mod decisions;
+mod facts;
+mod render;
+mod step2_date;
+mod step3_room;
+mod step4_offer;
+pub mod templates;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Actor, AuditEntry};
+use crate::calendar::Occupancy;
+use crate::effects::{Action, Draft, HilTask, TaskPayload, TaskStatus, TaskType, derive_id};
+use crate::event::{Event, Step, ThreadState};
+use crate::ids::{ClientEmail, DraftId, EventId, MessageId, OrgSlug, TaskId};
+use crate::understanding::Understanding;
+use crate::venue::Venue;
+
+pub use decisions::{Decision, DecisionError, decide_task};
+pub use facts::capture_facts;
+pub use templates::{TemplateError, Templates};
+
+/// What a turn may look at besides the booking itself; the shell prepares it.
+pub struct Ctx<'a> {
+    pub org: &'a OrgSlug,
+    pub venue: &'a Venue,
+    pub templates: &'a Templates,
+    /// How the client signs, for greetings.
+    pub client_name: Option<&'a str>,
+    /// `option`/`confirmed` bookings of the organization that may touch the dates in question.
+    pub occupancy: &'a [Occupancy],
+    /// The booking's tasks still pending (to supersede, or to avoid duplicates).
+    pub pending_tasks: &'a [HilTask],
+    /// The booking's thread, oldest first (for References on outgoing mail).
+    pub thread: &'a [MessageId],
+    pub now: Timestamp,
+}
+
+impl Ctx<'_> {
+    /// Today in the venue's time zone.
+    pub fn today(&self) -> Date {
+        self.now.to_zoned(self.venue.time_zone().clone()).date()
+    }
+}
+
+/// An email to send once its task is approved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEmail {
+    pub job_id: String,
+    pub event_id: Option<EventId>,
+    /// Unique per send: a second attempt of the same send can never go out twice.
+    pub delivery_key: String,
+    pub to: ClientEmail,
+    pub subject: String,
+    pub body: String,
+    /// Our Message-ID for this mail (without brackets).
+    pub message_id: MessageId,
+    pub in_reply_to: Option<MessageId>,
+    pub references: Vec<MessageId>,
+    pub due_at: Timestamp,
+}
+
+/// Everything a turn decided.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub event: Event,
+    pub action: Action,
+    pub drafts: Vec<Draft>,
+    pub tasks: Vec<HilTask>,
+    /// Pending tasks replaced by this turn's.
+    pub superseded: Vec<TaskId>,
+    pub audit: Vec<AuditEntry>,
+    pub outbox: Vec<OutboxEmail>,
+}
+
+/// Whether the step machine keeps going in the same turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// The booking moved to another step that should run now.
+    Continue,
+    /// Waiting for the client or a manager.
+    Stop,
+}
+
+/// A turn in progress. Ids derive from the organization, the input that caused the turn, and a
+/// counter, so a replay yields the same ids.
+pub(crate) struct Turn<'c, 'a> {
+    pub ctx: &'c Ctx<'a>,
+    pub event: Event,
+    seed: String,
+    counter: u32,
+    /// The message replies answer.
+    pub reply_to: MessageId,
+    pub actor: Actor,
+    pub action: Option<Action>,
+    pub drafts: Vec<Draft>,
+    pub tasks: Vec<HilTask>,
+    pub superseded: Vec<TaskId>,
+    pub audit: Vec<AuditEntry>,
+    pub outbox: Vec<OutboxEmail>,
+    /// Intake may go straight to an offer when one message had everything.
+    pub shortcut: bool,
+}
+
+impl<'c, 'a> Turn<'c, 'a> {
+    pub fn new(
+        ctx: &'c Ctx<'a>,
+        event: Event,
+        seed: &MessageId,
+        reply_to: MessageId,
+        actor: Actor,
+    ) -> Self {
+        Self {
+            ctx,
+            event,
+            seed: seed.as_str().to_owned(),
+            counter: 0,
+            reply_to,
+            actor,
+            action: None,
+            drafts: Vec::new(),
+            tasks: Vec::new(),
+            superseded: Vec::new(),
+            audit: Vec::new(),
+            outbox: Vec::new(),
+            shortcut: false,
+        }
+    }
+
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        let seed = MessageId::parse(&self.seed).expect("seed is a valid id");
+        derive_id(prefix, self.ctx.org, &seed, &format!("wf-{}", self.counter))
+    }
+
+    pub fn audit(&mut self, entry: AuditEntry) {
+        self.audit.push(entry);
+    }
+
+    /// Moves to `step` with an audit entry.
+    pub fn goto(&mut self, step: Step, reason: &str) {
+        let from = self.event.current_step;
+        self.event.current_step = step;
+        self.event.updated_at = self.ctx.now;
+        self.audit(AuditEntry::new(
+            self.ctx.now,
+            self.actor,
+            Some(from),
+            Some(step),
+            reason,
+        ));
+    }
+
+    /// Adds a draft held for approval and its task; older pending tasks of this booking that ask
+    /// the manager about the same kind of thing are superseded.
+    pub fn draft(
+        &mut self,
+        action: Action,
+        topic: &str,
+        body: String,
+        task_type: TaskType,
+        payload: TaskPayload,
+        reason: String,
+    ) {
+        let draft_id = DraftId::parse(&self.next_id("DRF")).expect("derived ids are valid");
+        let subject = render::reply_subject(self.ctx.venue, &self.event, topic);
+        let draft = Draft {
+            draft_id: draft_id.clone(),
+            event_id: Some(self.event.event_id.clone()),
+            to: self.event.client_email.clone(),
+            topic: topic.to_owned(),
+            subject,
+            body,
+            requires_approval: true,
+            in_reply_to: self.reply_to.clone(),
+            created_at: self.ctx.now,
+        };
+        self.drafts.push(draft);
+        self.push_task(task_type, Some(draft_id), payload, reason);
+        self.event.thread_state = ThreadState::WaitingOnHil;
+        self.action = Some(action);
+    }
+
+    /// A task without a draft (a person decides, nothing is sent).
+    pub fn task(
+        &mut self,
+        action: Action,
+        task_type: TaskType,
+        payload: TaskPayload,
+        reason: String,
+    ) {
+        self.push_task(task_type, None, payload, reason);
+        self.event.thread_state = ThreadState::WaitingOnHil;
+        self.action = Some(action);
+    }
+
+    fn push_task(
+        &mut self,
+        task_type: TaskType,
+        draft_id: Option<DraftId>,
+        payload: TaskPayload,
+        reason: String,
+    ) {
+        // A new question to the manager replaces every open one of this booking that it answers
+        // for: older drafts and decisions are stale once the conversation moved on.
+        for t in self.ctx.pending_tasks {
+            if t.task_type != TaskType::ManualReview && !self.superseded.contains(&t.task_id) {
+                self.superseded.push(t.task_id.clone());
+            }
+        }
+        let task_id = TaskId::parse(&self.next_id("TASK")).expect("derived ids are valid");
+        self.tasks.push(HilTask {
+            task_id,
+            event_id: Some(self.event.event_id.clone()),
+            task_type,
+            status: TaskStatus::Pending,
+            step: Some(self.event.current_step),
+            draft_id,
+            payload,
+            reason,
+            source_message_id: self.reply_to.clone(),
+            created_at: self.ctx.now,
+        });
+    }
+
+    pub fn finish(self) -> Outcome {
+        let mut event = self.event;
+        event.updated_at = self.ctx.now;
+        Outcome {
+            event,
+            action: self.action.unwrap_or(Action::ThreadReplyRecorded),
+            drafts: self.drafts,
+            tasks: self.tasks,
+            superseded: self.superseded,
+            audit: self.audit,
+            outbox: self.outbox,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+/// Runs the step machine from the booking's current step until it waits for someone.
+pub(crate) fn run(turn: &mut Turn<'_, '_>, u: Option<&Understanding>) -> Result<(), WorkflowError> {
+    // Each step either stops or moves forward/back a bounded number of times; 12 rounds cover the
+    // longest cascade (2 → 3 → 4 with a detour) with room to spare.
+    for _ in 0..12 {
+        let flow = match turn.event.current_step {
+            Step::Intake => {
+                turn.goto(Step::DateConfirmation, "intake_complete");
+                Flow::Continue
+            }
+            Step::DateConfirmation => step2_date::run(turn, u)?,
+            Step::RoomAvailability => step3_room::run(turn)?,
+            Step::Offer => step4_offer::run(turn)?,
+            // Steps 5–7 answer client messages themselves; reaching them ends the cascade.
+            Step::Negotiation | Step::TransitionCheckpoint | Step::Confirmation => Flow::Stop,
+        };
+        if flow == Flow::Stop {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A new booking: capture the facts of the first message and walk as far as they allow.
+pub fn start(
+    ctx: &Ctx<'_>,
+    event: Event,
+    message_id: &MessageId,
+    u: &Understanding,
+) -> Result<Outcome, WorkflowError> {
+    let mut turn = Turn::new(ctx, event, message_id, message_id.clone(), Actor::Client);
+    turn.event.language = u.language;
+    capture_facts(&mut turn.event, u);
+    let req = turn.event.requirements();
+    turn.shortcut = u.entities.date.is_some()
+        && u.entities.start_time.is_some()
+        && req.number_of_participants.is_some()
+        && req.preferred_room.is_some();
+    run(&mut turn, Some(u))?;
+    Ok(turn.finish())
+}
+
+/// A client's message in an existing booking's thread, for a booking in Steps 1–4: the facts are
+/// captured and the machine runs on from where the booking stands.
+pub fn continue_booking(
+    ctx: &Ctx<'_>,
+    event: Event,
+    message_id: &MessageId,
+    u: &Understanding,
+) -> Result<Outcome, WorkflowError> {
+    let mut turn = Turn::new(ctx, event, message_id, message_id.clone(), Actor::Client);
+    capture_facts(&mut turn.event, u);
+    run(&mut turn, Some(u))?;
+    Ok(turn.finish())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! Loads what a workflow turn may look at: the calendar around today, the booking's pending tasks
+//! and thread, the client's name.
+
+use jiff::Timestamp;
+use jiff::ToSpan;
+use openevent_core::calendar::Occupancy;
+use openevent_core::effects::{HilTask, TaskStatus};
+use openevent_core::event::Event;
+use openevent_core::ids::{MessageId, OrgSlug};
+use openevent_store::{Store, StoreError, TaskFilter};
+
+use crate::Engine;
+use crate::clock::Clock;
+
+/// How far ahead the calendar is loaded: the date search horizon plus a margin.
+const CALENDAR_DAYS: i64 = 410;
+
+pub(crate) struct TurnData {
+    pub occupancy: Vec<Occupancy>,
+    pub pending: Vec<HilTask>,
+    pub thread: Vec<MessageId>,
+    pub client_name: Option<String>,
+}
+
+impl<S: Store, C: Clock> Engine<S, C> {
+    pub(crate) async fn turn_data(
+        &self,
+        org: &OrgSlug,
+        event: Option<&Event>,
+        now: Timestamp,
+    ) -> Result<TurnData, StoreError> {
+        let today = now.to_zoned(self.config.venue.time_zone().clone()).date();
+        let from = today.checked_sub(1.day()).unwrap_or(today);
+        let to = today.checked_add(CALENDAR_DAYS.days()).unwrap_or(today);
+        // A booking further out than the horizon still sees its own day.
+        let to = event
+            .and_then(|e| e.chosen_date)
+            .map_or(to, |d| d.checked_add(1.day()).unwrap_or(d).max(to));
+        let occupancy = self.store.occupancy(org, from, to).await?;
+        let (pending, thread, client_name) = match event {
+            None => (Vec::new(), Vec::new(), None),
+            Some(e) => {
+                let pending = self
+                    .store
+                    .list_tasks(
+                        org,
+                        TaskFilter {
+                            status: Some(TaskStatus::Pending),
+                            event_id: Some(&e.event_id),
+                            limit: 1000,
+                        },
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|v| v.task)
+                    .collect();
+                let thread = self.store.thread_message_ids(org, &e.event_id).await?;
+                let name = self
+                    .store
+                    .load_profile(org, &e.client_email)
+                    .await?
+                    .and_then(|p| p.name);
+                (pending, thread, name)
+            }
+        };
+        Ok(TurnData {
+            occupancy,
+            pending,
+            thread,
+            client_name,
+        })
+    }
+}
