@@ -168,6 +168,36 @@ actions! {
     RoomAvailResult => "room_avail_result",
     /// Step 4: an offer version drafted.
     OfferDraftPrepared => "offer_draft_prepared",
+    /// Step 5: acceptance without a complete billing address.
+    OfferAcceptRequiresBilling => "offer_accept_requires_billing",
+    /// Step 5: acceptance waiting for the manager.
+    OfferAcceptPendingHil => "offer_accept_pending_hil",
+    /// Step 5: the client declined; cancellation waits for the manager.
+    NegotiationDecline => "negotiation_decline",
+    /// Step 5: a counter-offer answered with a re-drafted offer.
+    NegotiationCounter => "negotiation_counter",
+    /// Step 5: too many counter-offers; a manager takes over.
+    NegotiationManualReview => "negotiation_manual_review",
+    /// A question answered from the venue FAQ; the step is unchanged.
+    QuestionAnswered => "question_answered",
+    /// A question the FAQ cannot answer, handed to a manager.
+    QuestionForManager => "question_for_manager",
+    /// A change was applied and the booking returned to where it was.
+    BookingUpdated => "booking_updated",
+    /// Step 6: something still blocks the confirmation.
+    TransitionBlocked => "transition_blocked",
+    /// Step 6: everything is in place.
+    TransitionReady => "transition_ready",
+    /// Step 7: the final confirmation waits for the manager.
+    ConfirmationDraft => "confirmation_draft",
+    /// Step 7: the deposit was requested.
+    ConfirmationDepositRequested => "confirmation_deposit_requested",
+    /// Step 7: the deposit arrived; the confirmation waits for the manager.
+    ConfirmationFinalized => "confirmation_finalized",
+    /// Step 7: site-visit slots proposed or a slot booked.
+    ConfirmationSiteVisit => "confirmation_site_visit",
+    /// The client cancels; the cancellation waits for the manager.
+    BookingCancelled => "booking_cancelled",
     /// A manager approved a task.
     TaskApproved => "task_approved",
     /// A manager rejected a task.

@@ -3,8 +3,8 @@
 //!
 //! | message                                     | outcome                                          |
 //! |---------------------------------------------|--------------------------------------------------|
-//! | reply in a booking's thread, Steps 1–4      | facts captured, the workflow runs on             |
-//! | reply in a booking's thread, Steps 5–7      | history on that booking, manual-review task      |
+//! | reply in a booking's thread                 | facts captured, the workflow answers (DAG detours for changes) |
+//! | reply to a cancelled booking                | history on that booking, manual-review task      |
 //! | booking inquiry, confidence >= 0.85         | new event (lead) at Step 1, the workflow runs    |
 //! | anything else                               | manual-review task, no event, nothing drafted    |
 
@@ -12,10 +12,11 @@ use jiff::Timestamp;
 
 use crate::audit::{Actor, AuditEntry};
 use crate::client::{ClientProfile, HistoryEntry, body_preview};
+use crate::dag::ChangeType;
 use crate::effects::{
     Action, Draft, DraftView, HilTask, TaskPayload, TaskStatus, TaskType, TurnResult, derive_id,
 };
-use crate::event::{Event, Step, ThreadState};
+use crate::event::{Event, Status, Step, ThreadState};
 use crate::ids::{EventId, OrgSlug, TaskId};
 use crate::message::InboundMessage;
 use crate::understanding::{Confidence, Intent, Understanding};
@@ -34,6 +35,8 @@ pub struct IntakeInput<'a> {
     pub thread_event: Option<&'a Event>,
     /// What the workflow may look at (venue, calendar, the booking's pending tasks).
     pub workflow: &'a Ctx<'a>,
+    /// A change to something settled that the message asks for (from change detection).
+    pub change: Option<ChangeType>,
     pub now: Timestamp,
 }
 
@@ -95,18 +98,25 @@ pub fn decide(input: IntakeInput<'_>) -> Result<IntakeOutcome, WorkflowError> {
             "client_message_received",
         )
         .field("intent", u.intent);
-        if existing.current_step <= Step::Offer {
-            let out =
-                workflow::continue_booking(input.workflow, existing.clone(), &msg.message_id, u)?;
+        if existing.status != Status::Cancelled {
+            let out = workflow::on_message(
+                input.workflow,
+                existing.clone(),
+                &msg.message_id,
+                u,
+                &msg.body_text,
+                input.change,
+            )?;
             let mut audit = vec![received];
             audit.extend(out.audit);
-            let result = turn_result(
+            let mut result = turn_result(
                 out.action,
                 &profile,
                 Some(&out.event),
                 &out.drafts,
                 &out.tasks,
             );
+            result.tasks.extend(out.existing_tasks.iter().cloned());
             return Ok(IntakeOutcome {
                 profile,
                 profile_changed,
@@ -121,7 +131,7 @@ pub fn decide(input: IntakeInput<'_>) -> Result<IntakeOutcome, WorkflowError> {
                 result,
             });
         }
-        // Steps 5–7 are answered by a manager until the workflow handles them.
+        // A cancelled booking does not run again: a person decides what the message means.
         let mut event = existing.clone();
         event.thread_state = ThreadState::WaitingOnHil;
         event.updated_at = input.now;

@@ -95,6 +95,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 profile: profile.as_ref(),
                 thread_event: thread.as_ref().map(|s| &s.event),
                 workflow: &ctx,
+                change: None,
                 now,
             })?;
             let event_write = outcome.event.as_ref().map(|event| match &thread {

@@ -70,6 +70,7 @@ fn decide(
         profile: None,
         thread_event: thread,
         workflow: &ctx,
+        change: None,
         now: now(),
     })
     .unwrap()

@@ -64,6 +64,7 @@ fn run_in(
         profile,
         thread_event: thread,
         workflow: &ctx,
+        change: None,
         now: now(),
     })
     .unwrap()
@@ -154,10 +155,10 @@ fn reply_in_thread_continues_the_booking() {
 }
 
 #[test]
-fn replies_after_the_offer_go_to_a_manager() {
+fn replies_to_a_cancelled_booking_go_to_a_manager() {
     let first = msg("a@x", "a@example.com", None, "Booking", INQUIRY);
     let mut event = run(&first, None, None).event.unwrap();
-    event.current_step = Step::Negotiation;
+    event.status = crate::event::Status::Cancelled;
     let mut reply = msg(
         "d@x",
         "a@example.com",

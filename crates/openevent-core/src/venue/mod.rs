@@ -38,6 +38,20 @@ pub struct OfferTerms {
 pub struct NegotiationPolicy {
     /// Counter-offers that are re-drafted; the next one goes to a manager.
     pub max_counters: u32,
+    /// Discount granted per counter-offer (percent of the gross total).
+    #[serde(default = "default_discount_step", with = "amounts::percent_bp")]
+    pub discount_step_percent: u32,
+    /// The most the workflow grants on its own.
+    #[serde(default = "default_max_discount", with = "amounts::percent_bp")]
+    pub max_discount_percent: u32,
+}
+
+fn default_discount_step() -> u32 {
+    250
+}
+
+fn default_max_discount() -> u32 {
+    750
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -359,6 +373,12 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
     }
     if s.negotiation.max_counters > 20 {
         bad("negotiation.max_counters".into(), "must be at most 20");
+    }
+    if s.negotiation.max_discount_percent > 5_000 {
+        bad(
+            "negotiation.max_discount_percent".into(),
+            "must be at most 50",
+        );
     }
     let d = &s.deposit;
     match d.kind {

@@ -7,7 +7,7 @@ use super::step3_room::lock_room;
 use super::{Ctx, OutboxEmail, Outcome, Turn, WorkflowError, run};
 use crate::audit::{Actor, AuditEntry};
 use crate::effects::{Action, Draft, HilTask, TaskPayload, TaskStatus, TaskType};
-use crate::event::{Event, OfferStatus, ThreadState};
+use crate::event::{Event, OfferStatus, Status, Step, ThreadState};
 use crate::ids::MessageId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +168,81 @@ pub fn decide_task(
                         o.status = OfferStatus::Sent;
                     }
                     t.event.thread_state = ThreadState::AwaitingClient;
+                }
+                (TaskType::OfferAcceptance, TaskPayload::OfferAcceptance { offer_id }) => {
+                    if let Some(d) = draft {
+                        send(&mut t, d, edited_body.clone());
+                    }
+                    if let Some(o) = t.event.offers.iter_mut().find(|o| &o.offer_id == offer_id) {
+                        o.status = OfferStatus::Accepted;
+                    }
+                    t.audit(
+                        AuditEntry::new(
+                            ctx.now,
+                            Actor::Manager,
+                            Some(step),
+                            Some(Step::TransitionCheckpoint),
+                            "offer_accepted",
+                        )
+                        .field("offer_id", offer_id),
+                    );
+                    t.event.current_step = Step::TransitionCheckpoint;
+                    t.event.thread_state = ThreadState::AwaitingClient;
+                    run(&mut t, None)?;
+                }
+                (TaskType::BookingConfirmation, _) => {
+                    if let Some(d) = draft {
+                        send(&mut t, d, edited_body.clone());
+                    }
+                    let deposit_required = t
+                        .event
+                        .offers
+                        .iter()
+                        .any(|o| o.status == OfferStatus::Accepted && o.deposit.is_some());
+                    if deposit_required && t.event.deposit_paid_at.is_none() {
+                        // Approving is the manager's word that the payment arrived.
+                        t.event.deposit_paid_at = Some(ctx.now);
+                    }
+                    t.event.status = Status::Confirmed;
+                    t.event.transition_ready = true;
+                    t.event.thread_state = ThreadState::Closed;
+                    t.audit(
+                        AuditEntry::new(
+                            ctx.now,
+                            Actor::Manager,
+                            Some(step),
+                            Some(Step::Confirmation),
+                            "booking_confirmed",
+                        )
+                        .field("status", Status::Confirmed),
+                    );
+                    t.action = Some(Action::ConfirmationFinalized);
+                }
+                (TaskType::Cancellation, _) => {
+                    if let Some(d) = draft {
+                        send(&mut t, d, edited_body.clone());
+                    }
+                    for o in &mut t.event.offers {
+                        if matches!(
+                            o.status,
+                            OfferStatus::Draft | OfferStatus::Sent | OfferStatus::Accepted
+                        ) {
+                            o.status = OfferStatus::Declined;
+                        }
+                    }
+                    t.event.status = Status::Cancelled;
+                    t.event.thread_state = ThreadState::Closed;
+                    t.audit(
+                        AuditEntry::new(
+                            ctx.now,
+                            Actor::Manager,
+                            Some(step),
+                            Some(step),
+                            "booking_cancelled",
+                        )
+                        .field("status", Status::Cancelled),
+                    );
+                    t.action = Some(Action::BookingCancelled);
                 }
                 _ => {
                     if let Some(d) = draft {

@@ -19,10 +19,14 @@
 
 mod decisions;
 mod facts;
+pub mod faq;
 mod render;
 mod step2_date;
 mod step3_room;
 mod step4_offer;
+mod step5_negotiation;
+mod step6_transition;
+mod step7_confirmation;
 pub mod templates;
 
 use jiff::Timestamp;
@@ -31,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{Actor, AuditEntry};
 use crate::calendar::Occupancy;
+use crate::dag::{ChangeType, apply_route, route};
 use crate::effects::{Action, Draft, HilTask, TaskPayload, TaskStatus, TaskType, derive_id};
 use crate::event::{Event, Step, ThreadState};
 use crate::ids::{ClientEmail, DraftId, EventId, MessageId, OrgSlug, TaskId};
@@ -90,6 +95,8 @@ pub struct Outcome {
     pub tasks: Vec<HilTask>,
     /// Pending tasks replaced by this turn's.
     pub superseded: Vec<TaskId>,
+    /// Pending tasks that already cover what this turn would have asked (no duplicate created).
+    pub existing_tasks: Vec<TaskId>,
     pub audit: Vec<AuditEntry>,
     pub outbox: Vec<OutboxEmail>,
 }
@@ -117,6 +124,7 @@ pub(crate) struct Turn<'c, 'a> {
     pub drafts: Vec<Draft>,
     pub tasks: Vec<HilTask>,
     pub superseded: Vec<TaskId>,
+    pub existing_tasks: Vec<TaskId>,
     pub audit: Vec<AuditEntry>,
     pub outbox: Vec<OutboxEmail>,
     /// Intake may go straight to an offer when one message had everything.
@@ -142,6 +150,7 @@ impl<'c, 'a> Turn<'c, 'a> {
             drafts: Vec::new(),
             tasks: Vec::new(),
             superseded: Vec::new(),
+            existing_tasks: Vec::new(),
             audit: Vec::new(),
             outbox: Vec::new(),
             shortcut: false,
@@ -253,9 +262,15 @@ impl<'c, 'a> Turn<'c, 'a> {
             drafts: self.drafts,
             tasks: self.tasks,
             superseded: self.superseded,
+            existing_tasks: self.existing_tasks,
             audit: self.audit,
             outbox: self.outbox,
         }
+    }
+
+    /// Whether this turn already asked someone something.
+    pub fn produced_anything(&self) -> bool {
+        !self.drafts.is_empty() || !self.tasks.is_empty() || !self.existing_tasks.is_empty()
     }
 }
 
@@ -278,8 +293,27 @@ pub(crate) fn run(turn: &mut Turn<'_, '_>, u: Option<&Understanding>) -> Result<
             Step::DateConfirmation => step2_date::run(turn, u)?,
             Step::RoomAvailability => step3_room::run(turn)?,
             Step::Offer => step4_offer::run(turn)?,
-            // Steps 5–7 answer client messages themselves; reaching them ends the cascade.
-            Step::Negotiation | Step::TransitionCheckpoint | Step::Confirmation => Flow::Stop,
+            // A detour that changed what the booking costs comes back through a new offer version.
+            Step::Negotiation if step5_negotiation::offer_is_stale(turn) => {
+                turn.goto(Step::Offer, "offer_outdated");
+                Flow::Continue
+            }
+            Step::TransitionCheckpoint => step6_transition::run(turn)?,
+            // Reached after a detour returned here: tell the client what changed.
+            Step::Negotiation | Step::Confirmation if !turn.produced_anything() => {
+                let body =
+                    step5_negotiation::render_with(turn, "booking_updated", serde_json::json!({}))?;
+                turn.draft(
+                    Action::BookingUpdated,
+                    "booking_updated",
+                    body,
+                    TaskType::ClientReply,
+                    TaskPayload::None,
+                    "The change was applied; confirming it to the client.".to_owned(),
+                );
+                Flow::Stop
+            }
+            Step::Negotiation | Step::Confirmation => Flow::Stop,
         };
         if flow == Flow::Stop {
             return Ok(());
@@ -307,19 +341,81 @@ pub fn start(
     Ok(turn.finish())
 }
 
-/// A client's message in an existing booking's thread, for a booking in Steps 1–4: the facts are
-/// captured and the machine runs on from where the booking stands.
-pub fn continue_booking(
+/// A client's message in an existing booking's thread. Facts are captured; a change to something
+/// settled goes through the DAG (a detour that returns to the step that asked); otherwise the
+/// booking's current step answers.
+pub fn on_message(
     ctx: &Ctx<'_>,
     event: Event,
     message_id: &MessageId,
     u: &Understanding,
+    text: &str,
+    change: Option<ChangeType>,
 ) -> Result<Outcome, WorkflowError> {
     let mut turn = Turn::new(ctx, event, message_id, message_id.clone(), Actor::Client);
+    if change == Some(ChangeType::Date)
+        && let Some(d) = u.entities.date
+    {
+        // The settled date is what changes: un-confirm it so Step 2 takes the new one.
+        turn.event.date_confirmed = false;
+        turn.event.chosen_date = Some(d);
+    }
     capture_facts(&mut turn.event, u);
-    run(&mut turn, Some(u))?;
+    let Some(change) = change.filter(|_| turn.event.current_step > Step::Intake) else {
+        match turn.event.current_step {
+            Step::Negotiation => step5_negotiation::on_message(&mut turn, u, text)?,
+            Step::Confirmation => step7_confirmation::on_message(&mut turn, u, text)?,
+            _ => {
+                run(&mut turn, Some(u))?;
+                Flow::Stop
+            }
+        };
+        return Ok(turn.finish());
+    };
+    let decision = route(&turn.event, change, turn.event.current_step);
+    let entry = apply_route(&mut turn.event, change, &decision, ctx.now, Actor::Client);
+    turn.audit(entry);
+    match change {
+        ChangeType::Commercial => {
+            step5_negotiation::on_message(&mut turn, u, text)?;
+        }
+        ChangeType::Deposit => {
+            step7_confirmation::deposit_reported(&mut turn)?;
+        }
+        ChangeType::SiteVisit => {
+            step7_confirmation::on_message(&mut turn, u, text)?;
+        }
+        _ => run(&mut turn, Some(u))?,
+    }
+    Ok(turn.finish())
+}
+
+/// The payment provider reports the deposit of a booking as paid.
+pub fn on_deposit_paid(
+    ctx: &Ctx<'_>,
+    event: Event,
+    reference: &MessageId,
+) -> Result<Outcome, WorkflowError> {
+    let reply_to = ctx
+        .thread
+        .last()
+        .cloned()
+        .unwrap_or_else(|| reference.clone());
+    let mut turn = Turn::new(ctx, event, reference, reply_to, Actor::System);
+    let step = turn.event.current_step;
+    turn.audit(AuditEntry::new(
+        ctx.now,
+        Actor::System,
+        Some(step),
+        Some(Step::Confirmation),
+        "deposit_paid",
+    ));
+    turn.event.current_step = Step::Confirmation;
+    step7_confirmation::deposit_received(&mut turn)?;
     Ok(turn.finish())
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_late;

@@ -6,6 +6,7 @@
 //! | nothing fits or is free on the date         | detour to Step 2 (caller 3), `date_options_proposed` |
 //! | the client's room is taken or unsuitable    | `room_avail_result` with alternatives (client chooses) |
 //! | one message had everything (intake)         | lock the room at once (audited `shortcut`), continue to 4 |
+//! | re-evaluation: the locked room still fits   | keep it (`room_reconfirmed`), back to the caller or 4 |
 //! | otherwise                                   | `room_avail_result`: a room-lock task for the manager |
 
 use super::render::{self, greeting};
@@ -66,6 +67,25 @@ pub(crate) fn run(t: &mut Turn<'_, '_>) -> Result<Flow, WorkflowError> {
             "Head count unknown: asking before proposing a room.".to_owned(),
         );
         return Ok(Flow::Stop);
+    }
+    // Re-evaluation after a change: the room already locked still fits and is free, so it stays.
+    if let Some(locked) = t.event.locked_room_id.clone()
+        && available.iter().any(|o| o.room_id == locked)
+    {
+        t.event.room_eval_hash = Some(t.event.requirements_hash().to_owned());
+        t.audit(
+            AuditEntry::new(
+                t.ctx.now,
+                t.actor,
+                Some(Step::RoomAvailability),
+                Some(Step::RoomAvailability),
+                "room_reconfirmed",
+            )
+            .field("locked_room_id", &locked),
+        );
+        let entry = resolve_step(&mut t.event, Step::Offer, t.ctx.now, t.actor);
+        t.audit(entry);
+        return Ok(Flow::Continue);
     }
     let Some(best) = available.first().copied() else {
         // Nothing fits on this date: look for other dates, then come back here.

@@ -165,7 +165,7 @@ fn date_without_time_asks_for_it_then_confirms_and_proposes_a_room() {
         end_time: t("17:00"),
         ..Entities::default()
     });
-    let out = continue_booking(&w.ctx(&o), event, &mid("m2@x"), &u).unwrap();
+    let out = on_message(&w.ctx(&o), event, &mid("m2@x"), &u, "", None).unwrap();
     assert!(out.event.date_confirmed);
     assert_eq!(out.event.current_step, Step::RoomAvailability);
     assert_eq!(out.action, Action::RoomAvailResult);
@@ -304,11 +304,13 @@ fn no_room_on_the_date_detours_to_step2_and_comes_back() {
     let mut req = event.requirements().clone();
     req.number_of_participants = Some(24);
     event.set_requirements(req);
-    let out = continue_booking(
+    let out = on_message(
         &w.ctx(&o),
         event,
         &mid("m1@x"),
         &understanding(Entities::default()),
+        "",
+        None,
     )
     .unwrap();
     assert_eq!(out.action, Action::DateOptionsProposed);
@@ -322,7 +324,7 @@ fn no_room_on_the_date_detours_to_step2_and_comes_back() {
         date: Some(date(2027, 3, 18)),
         ..Entities::default()
     });
-    let out = continue_booking(&w.ctx(&o), event, &mid("m2@x"), &u).unwrap();
+    let out = on_message(&w.ctx(&o), event, &mid("m2@x"), &u, "", None).unwrap();
     assert_eq!(out.event.current_step, Step::RoomAvailability);
     assert_eq!(out.event.caller_step, None);
     assert!(reasons(&out).contains(&"return_to_caller"));
@@ -388,11 +390,13 @@ fn the_third_round_without_a_date_escalates() {
     let mut event = lead();
     let mut last = None;
     for n in 1..=3 {
-        let out = continue_booking(
+        let out = on_message(
             &w.ctx(&o),
             event.clone(),
             &mid(&format!("m{n}@x")),
             &understanding(Entities::default()),
+            "",
+            None,
         )
         .unwrap();
         event = out.event.clone();
@@ -470,11 +474,13 @@ fn new_drafts_supersede_pending_ones() {
     )
     .unwrap();
     w.pending = first.tasks.clone();
-    let second = continue_booking(
+    let second = on_message(
         &w.ctx(&o),
         first.event,
         &mid("m2@x"),
         &understanding(Entities::default()),
+        "",
+        None,
     )
     .unwrap();
     assert_eq!(second.superseded, [first.tasks[0].task_id.clone()]);
