@@ -3,7 +3,7 @@
 use openevent_core::effects::TaskStatus;
 use openevent_core::ids::{OrgSlug, TaskId};
 use openevent_core::workflow::{self, Decision};
-use openevent_store::{DecisionCommit, EventWrite, Store, StoreError};
+use openevent_store::{DecisionCommit, EventWrite, Store, StoreError, TaskDecision};
 use serde::Serialize;
 
 use crate::Engine;
@@ -98,12 +98,14 @@ impl<S: Store, C: Clock> Engine<S, C> {
             };
             let commit = DecisionCommit {
                 org,
-                task_id,
-                status: decided.task_status,
-                decided_at: now,
-                notes: decided.notes.as_deref(),
-                reject_reason: decided.reject_reason.as_deref(),
-                edited_body: decided.edited_body.as_deref(),
+                decided: Some(TaskDecision {
+                    task_id,
+                    status: decided.task_status,
+                    notes: decided.notes.as_deref(),
+                    reject_reason: decided.reject_reason.as_deref(),
+                    edited_body: decided.edited_body.as_deref(),
+                }),
+                at: now,
                 event: event_write,
                 audit: outcome.map_or(&[], |o| &o.audit),
                 drafts: outcome.map_or(&[], |o| &o.drafts),

@@ -87,7 +87,13 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 thread: &data.thread,
                 now,
             };
-            let understanding = understand(message);
+            let (understanding, change) = understand(
+                &self.config.venue,
+                &self.lexicon,
+                message,
+                thread.as_ref().map(|s| &s.event),
+                now,
+            );
             let outcome = intake::decide(IntakeInput {
                 org,
                 message,
@@ -95,7 +101,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 profile: profile.as_ref(),
                 thread_event: thread.as_ref().map(|s| &s.event),
                 workflow: &ctx,
-                change: None,
+                change,
                 now,
             })?;
             let event_write = outcome.event.as_ref().map(|event| match &thread {

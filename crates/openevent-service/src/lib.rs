@@ -6,9 +6,12 @@ pub mod clock;
 mod context;
 mod decisions;
 mod ingest;
+mod payments;
 mod queries;
+pub mod scenario;
 mod understanding;
 
+use openevent_core::understanding::Lexicon;
 use openevent_core::venue::Venue;
 use openevent_core::workflow::Templates;
 use openevent_store::Store;
@@ -16,6 +19,7 @@ use openevent_store::Store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decisions::{DecisionError, DecisionReport};
 pub use ingest::{IngestError, IngestReport};
+pub use payments::{PaymentError, PaymentReport};
 pub use queries::EventView;
 
 /// The venue and its reply templates.
@@ -39,11 +43,14 @@ pub struct Engine<S, C> {
     store: S,
     clock: C,
     config: EngineConfig,
+    /// The venue's vocabulary for the NLU, derived once from the venue.
+    lexicon: Lexicon,
 }
 
 impl<S: Store, C: Clock> Engine<S, C> {
     pub fn new(store: S, clock: C, config: EngineConfig) -> Self {
         Self {
+            lexicon: config.venue.lexicon(),
             store,
             clock,
             config,

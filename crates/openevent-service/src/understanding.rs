@@ -1,16 +1,27 @@
-//! How the shell understands a message before the core decides on it.
+//! How the shell understands a message before the core decides on it: the deterministic NLU,
+//! with the venue's vocabulary and time zone, and change detection for replies in a booking.
 
+use jiff::Timestamp;
+use openevent_core::dag::ChangeType;
+use openevent_core::event::Event;
 use openevent_core::message::InboundMessage;
-use openevent_core::understanding::{Entities, Signals, Understanding, classify_inquiry};
+use openevent_core::understanding::{Lexicon, Understanding};
+use openevent_core::venue::Venue;
+use openevent_nlu::{NluContext, detect_change_type, understand as nlu};
 
-/// The keyword classification; entities come with the rule-based NLU crate.
-pub(crate) fn understand(message: &InboundMessage) -> Understanding {
-    let c = classify_inquiry(&message.subject, &message.body_text);
-    Understanding {
-        language: c.language,
-        intent: c.intent,
-        confidence: c.confidence,
-        entities: Entities::default(),
-        signals: Signals::default(),
-    }
+pub(crate) fn understand(
+    venue: &Venue,
+    lexicon: &Lexicon,
+    message: &InboundMessage,
+    event: Option<&Event>,
+    now: Timestamp,
+) -> (Understanding, Option<ChangeType>) {
+    let ctx = NluContext {
+        lexicon,
+        time_zone: venue.time_zone(),
+        event,
+    };
+    let u = nlu(&message.subject, &message.body_text, &ctx, now);
+    let change = event.and_then(|e| detect_change_type(e, &u, &message.body_text));
+    (u, change)
 }

@@ -68,16 +68,24 @@ pub struct IngestCommit<'a> {
     pub result: &'a TurnResult,
 }
 
-/// A manager's decision on a task and everything it changed, committed together.
+/// The task a manager decided.
 #[derive(Debug, Clone, Copy)]
-pub struct DecisionCommit<'a> {
-    pub org: &'a OrgSlug,
+pub struct TaskDecision<'a> {
     pub task_id: &'a TaskId,
     pub status: TaskStatus,
-    pub decided_at: Timestamp,
     pub notes: Option<&'a str>,
     pub reject_reason: Option<&'a str>,
     pub edited_body: Option<&'a str>,
+}
+
+/// A change that did not come from a client message (a manager's decision, a payment) and
+/// everything it caused, committed together.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionCommit<'a> {
+    pub org: &'a OrgSlug,
+    /// The task decided, if the change is a decision.
+    pub decided: Option<TaskDecision<'a>>,
+    pub at: Timestamp,
     pub event: Option<EventWrite<'a>>,
     pub audit: &'a [AuditEntry],
     pub drafts: &'a [Draft],
@@ -197,9 +205,9 @@ pub trait Store: Send + Sync + 'static {
         event_id: &EventId,
     ) -> impl Future<Output = Result<Vec<MessageId>, StoreError>> + Send;
 
-    /// Commits a decision. Fails with [`StoreError::TaskNotPending`] when another decision came
-    /// first and [`StoreError::Conflict`] when the booking changed since it was read; nothing is
-    /// written then.
+    /// Commits a decision (or another change without a message). Fails with
+    /// [`StoreError::TaskNotPending`] when another decision on the task came first and
+    /// [`StoreError::Conflict`] when the booking changed since it was read; nothing is written then.
     fn commit_decision(
         &self,
         commit: DecisionCommit<'_>,

@@ -482,22 +482,24 @@ impl Store for SqlStore {
 
     async fn commit_decision(&self, c: DecisionCommit<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let decided = sqlx::query(
-            "UPDATE tasks SET status = $1, decided_at = $2, updated_at = $2, notes = $3, reject_reason = $4, \
-             edited_body = $5 WHERE org_id = $6 AND task_id = $7 AND status = 'pending'",
-        )
-        .bind(c.status.as_str())
-        .bind(micros(c.decided_at))
-        .bind(c.notes)
-        .bind(c.reject_reason)
-        .bind(c.edited_body)
-        .bind(c.org.as_str())
-        .bind(c.task_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if decided.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(StoreError::TaskNotPending(c.task_id.clone()));
+        if let Some(d) = c.decided {
+            let decided = sqlx::query(
+                "UPDATE tasks SET status = $1, decided_at = $2, updated_at = $2, notes = $3, reject_reason = $4, \
+                 edited_body = $5 WHERE org_id = $6 AND task_id = $7 AND status = 'pending'",
+            )
+            .bind(d.status.as_str())
+            .bind(micros(c.at))
+            .bind(d.notes)
+            .bind(d.reject_reason)
+            .bind(d.edited_body)
+            .bind(c.org.as_str())
+            .bind(d.task_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if decided.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::TaskNotPending(d.task_id.clone()));
+            }
         }
         if let Some(write) = c.event {
             if let Err(e) = writes::write_event(&mut tx, c.org, write).await {
@@ -511,10 +513,10 @@ impl Store for SqlStore {
             };
             writes::insert_audit(&mut tx, c.org, event_id, c.audit).await?;
         }
-        writes::supersede(&mut tx, c.org, c.superseded, c.decided_at).await?;
+        writes::supersede(&mut tx, c.org, c.superseded, c.at).await?;
         writes::insert_drafts(&mut tx, c.org, c.drafts).await?;
         writes::insert_tasks(&mut tx, c.org, c.tasks).await?;
-        writes::insert_outbox(&mut tx, c.org, c.outbox, c.decided_at).await?;
+        writes::insert_outbox(&mut tx, c.org, c.outbox, c.at).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -40,8 +40,16 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scripted conversations end to end on a temporary database and print the timeline.
+    Demo,
     /// Create or upgrade the database schema.
     Migrate,
+    /// Print what openevent understands of a message (plain text on standard input) as JSON.
+    Nlu {
+        /// The message's subject line.
+        #[arg(long, default_value = "")]
+        subject: String,
+    },
     /// Process one RFC 5322 message (a .eml file, or - for standard input) and print the turn result.
     Ingest {
         /// Path to the message, or - to read standard input.
@@ -111,6 +119,13 @@ pub enum VenueCommand {
 pub enum EventCommand {
     /// Print a booking record with its audit trail as JSON.
     Show { event_id: String },
+    /// Record that the booking's deposit was paid (what the payment webhook does).
+    DepositPaid {
+        event_id: String,
+        /// The payment's reference at the provider.
+        #[arg(long, default_value = "manual")]
+        reference: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

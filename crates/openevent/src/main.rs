@@ -2,6 +2,7 @@
 //! exit code; nothing here decides workflow.
 
 mod cli;
+mod demo;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -15,7 +16,9 @@ use openevent_core::ids::{ClientEmail, EventId, OrgSlug, TaskId};
 use openevent_core::venue::Venue;
 use openevent_core::workflow::Decision;
 use openevent_mail::{MAX_MESSAGE_BYTES, MailError, parse_message};
-use openevent_service::{Clock, DecisionError, Engine, EngineConfig, ManualClock, SystemClock};
+use openevent_service::{
+    Clock, DecisionError, Engine, EngineConfig, ManualClock, PaymentError, SystemClock,
+};
 use openevent_store::{SqlStore, Store, TaskFilter};
 use serde::Serialize;
 
@@ -76,9 +79,18 @@ fn clock(now: Option<&str>) -> Result<Arc<dyn Clock>> {
     })
 }
 
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    print_out(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 fn bad(e: impl std::fmt::Display) -> anyhow::Error {
@@ -128,6 +140,31 @@ async fn run(cli: Cli) -> Result<()> {
     };
     if let Command::Venue { command } = &cli.command {
         return venue_command(command, &venue);
+    }
+    if let Command::Nlu { subject } = &cli.command {
+        let mut body = String::new();
+        std::io::stdin()
+            .lock()
+            .take(MAX_MESSAGE_BYTES as u64)
+            .read_to_string(&mut body)
+            .map_err(|e| bad(format!("standard input is not UTF-8 text: {e}")))?;
+        let lexicon = venue.lexicon();
+        let ctx = openevent_nlu::NluContext {
+            lexicon: &lexicon,
+            time_zone: venue.time_zone(),
+            event: None,
+        };
+        let u = openevent_nlu::understand(subject, &body, &ctx, clock.now());
+        return print_json(&u);
+    }
+    if let Command::Demo = &cli.command {
+        let start = match &cli.global.now {
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| bad(format!("--now '{raw}': {e}")))?,
+            None => "2026-11-23T08:00:00Z".parse().expect("valid demo start"),
+        };
+        return print_out(&demo::run(start, venue).await?);
     }
     let decision_body = match &cli.command {
         Command::Tasks {
@@ -198,6 +235,23 @@ async fn dispatch(
                 .ok_or_else(|| bad(format!("no event {id} in organization {org}")))?;
             print_json(&view)
         }
+        Command::Event {
+            command:
+                EventCommand::DepositPaid {
+                    event_id,
+                    reference,
+                },
+        } => {
+            let id = EventId::parse(&event_id).map_err(bad)?;
+            let report = engine
+                .deposit_paid(org, &id, &reference)
+                .await
+                .map_err(|e| match e {
+                    PaymentError::Store(_) | PaymentError::Workflow(_) => anyhow::Error::from(e),
+                    other => bad(other),
+                })?;
+            print_json(&report)
+        }
         Command::Client {
             command: ClientCommand::Context { email },
         } => {
@@ -209,7 +263,9 @@ async fn dispatch(
             print_json(&context)
         }
         Command::Tasks { command } => tasks_command(engine, org, command, decision_body).await,
-        Command::Venue { .. } => Err(anyhow!("venue commands run before the database opens")),
+        Command::Venue { .. } | Command::Demo | Command::Nlu { .. } => {
+            Err(anyhow!("this command runs before the database opens"))
+        }
     }
 }
 
@@ -218,8 +274,8 @@ fn venue_command(command: &VenueCommand, venue: &Venue) -> Result<()> {
         VenueCommand::Check { file } => {
             let v = load_venue(file)?;
             let spec = v.spec();
-            println!(
-                "{}: valid — {} rooms, {} products, {} FAQ answers, time zone {}, VAT {}.{:02} %",
+            print_out(&format!(
+                "{}: valid — {} rooms, {} products, {} FAQ answers, time zone {}, VAT {}.{:02} %\n",
                 file.display(),
                 spec.rooms.len(),
                 spec.products.len(),
@@ -227,13 +283,9 @@ fn venue_command(command: &VenueCommand, venue: &Venue) -> Result<()> {
                 spec.time_zone,
                 spec.vat_percent / 100,
                 spec.vat_percent % 100
-            );
-            Ok(())
+            ))
         }
-        VenueCommand::Show => {
-            print!("{}", venue.to_toml());
-            Ok(())
-        }
+        VenueCommand::Show => print_out(&venue.to_toml()),
     }
 }
 
@@ -269,11 +321,14 @@ async fn tasks_command(
             if json {
                 return print_json(&tasks);
             }
+            let mut text = String::new();
             if tasks.is_empty() {
-                println!("no tasks");
+                text.push_str("no tasks\n");
             }
             for t in &tasks {
-                println!(
+                use std::fmt::Write as _;
+                let _ = writeln!(
+                    text,
                     "{}  {:<10} {:<20} step {}  {:<22} {}  {}",
                     t.task.task_id,
                     t.task.status.as_str(),
@@ -286,7 +341,7 @@ async fn tasks_command(
                     t.task.reason
                 );
             }
-            Ok(())
+            print_out(&text)
         }
         TasksCommand::Approve { task_id, notes, .. } => {
             let report = engine

@@ -43,9 +43,10 @@ fn migrate_reports_the_schema_version() {
 fn context_is_reused_for_the_same_client() {
     let oe = Oe::new();
     let first = oe.json(&["ingest", fixture("inquiry_laura.eml").to_str().unwrap()]);
-    // No date understood yet: the workflow walks on to Step 2 and proposes dates.
-    assert_eq!(first["action"], "date_options_proposed");
-    assert_eq!(first["current_step"], 2);
+    // Date, time and head count were understood: the workflow walks on to Step 3 and proposes a
+    // room for the manager to lock.
+    assert_eq!(first["action"], "room_avail_result");
+    assert_eq!(first["current_step"], 3);
     assert_eq!(first["status"], "lead");
     assert_eq!(first["thread_state"], "waiting_on_hil");
     assert_eq!(first["client_email"], "laura.meier@example.com");
@@ -68,7 +69,8 @@ fn context_is_reused_for_the_same_client() {
 
     // The reply threads into the same booking; it comes with another display name.
     let second = oe.json(&["ingest", fixture("reply_laura.eml").to_str().unwrap()]);
-    assert_eq!(second["action"], "date_options_proposed");
+    // Still at Step 3: the room proposal is re-drafted (and supersedes the first one).
+    assert_eq!(second["action"], "room_avail_result");
     assert_eq!(second["event_id"], event_id.as_str());
     let ctx2 = oe.json(&["client", "context", "laura.meier@example.com"]);
     assert_eq!(
@@ -105,6 +107,8 @@ fn context_is_reused_for_the_same_client() {
         [
             "event_created",
             "intake_complete",
+            "date_confirmed",
+            "step_completed",
             "client_message_received"
         ]
     );
@@ -315,4 +319,29 @@ fn the_clock_comes_from_now_or_the_environment() {
         .args(["client", "context", "c@example.com"]);
     cmd.env("OPENEVENT_NOW", "2027-01-05T12:00:00Z");
     assert!(cmd.output().unwrap().status.success());
+}
+
+#[test]
+fn nlu_prints_the_understanding() {
+    let oe = Oe::new();
+    let out = oe.run_stdin(
+        &["nlu", "--subject", "Anfrage"],
+        "Guten Tag, wir möchten Raum B am 17.03.2027 von 18 bis 22 Uhr für 30 Personen reservieren."
+            .as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let u: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(u["language"], "de");
+    assert_eq!(u["intent"], "event_request");
+    assert_eq!(u["entities"]["date"], "2027-03-17");
+    assert_eq!(u["entities"]["start_time"], "18:00");
+    assert_eq!(u["entities"]["end_time"], "22:00");
+    assert_eq!(u["entities"]["participants"], 30);
+    assert_eq!(u["entities"]["room"], "room_b");
+    // Reading a message touches no database.
+    assert!(!oe.db_path.exists());
 }

@@ -5,7 +5,7 @@
 //! | date already confirmed (a detour came back) | resolve, continue          |
 //! | no date                                     | `date_options_proposed`    |
 //! | date in the past                            | `date_options_proposed` (same day next year first) |
-//! | blackout or no room free that day           | `date_options_proposed`    |
+//! | blackout day                                | `date_options_proposed`    |
 //! | date without start and end time             | `date_time_clarification`  |
 //! | date and time                               | confirm, continue to 3 (or back to the caller) |
 //!
@@ -89,7 +89,8 @@ pub(crate) fn run(
     if requested < today {
         return propose(t, ProposalReason::Past, Some(requested));
     }
-    if !date_works(t, requested) {
+    // Whether a room fits is Step 3's question (it detours back here when none does).
+    if t.ctx.venue.spec().blackout_dates.contains(&requested) {
         return propose(t, ProposalReason::Unavailable, Some(requested));
     }
     if t.event.start_time.is_none() || t.event.end_time.is_none() {

@@ -1,0 +1,189 @@
+//! Rooms (fuzzy against the lexicon: "room b", "Raum B", "salle B", "Room-B") and seating
+//! layouts ("U-Form", "theatre style", "Stehempfang").
+
+use std::sync::LazyLock;
+
+use openevent_core::event::Layout;
+use openevent_core::ids::RoomId;
+use openevent_core::understanding::Lexicon;
+use regex::Regex;
+
+/// Lowercase, with `-`, `_` and `/` read as spaces (same byte length, so offsets hold).
+pub fn fold(s: &str) -> String {
+    s.to_lowercase().replace(['-', '_', '/'], " ")
+}
+
+/// Occurrences of `needle` in `hay` at word boundaries, allowing a plural suffix
+/// ("flipcharts", "Stühle", "microphones"). Returns (start, end) byte offsets.
+pub fn find_word(hay: &str, needle: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if needle.is_empty() {
+        return out;
+    }
+    let mut from = 0;
+    while let Some(i) = hay[from..].find(needle) {
+        let s = from + i;
+        let mut e = s + needle.len();
+        let before_ok = hay[..s]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        for suffix in ["es", "s", "en", "n", "e", "x"] {
+            if hay[e..].starts_with(suffix)
+                && hay[e + suffix.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric())
+                && needle.chars().last().is_some_and(char::is_alphabetic)
+                && needle.len() > 2
+            {
+                e += suffix.len();
+                break;
+            }
+        }
+        let after_ok = hay[e..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        if before_ok && after_ok {
+            out.push((s, e));
+        }
+        from = s + needle.len().max(1);
+        while from < hay.len() && !hay.is_char_boundary(from) {
+            from += 1;
+        }
+        if from >= hay.len() {
+            break;
+        }
+    }
+    out
+}
+
+static OLD_ROOM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:instead of|rather than|not|than|from|statt|anstatt|anstelle von|nicht|als|von|au lieu de|pas|plutôt que|invece di|invece della|non|en lugar de|en vez de|de la|dalla)\s*(?:the\s+|den\s+|dem\s+|der\s+|la\s+|el\s+)?$")
+        .expect("static regex")
+});
+
+/// The room the client names; a room they move away from ("instead of Room A") loses.
+/// Returns the spans of every room mention, for masking (so "room b" is never a count).
+pub fn room(folded: &str, lexicon: &Lexicon) -> (Option<RoomId>, Vec<(usize, usize)>) {
+    let mut hits: Vec<(usize, bool, &RoomId)> = Vec::new();
+    let mut spans = Vec::new();
+    let prefixes = crate::text::Prefixes::new(folded);
+    for entry in &lexicon.rooms {
+        for name in entry.names.iter().filter(|n| prefixes.may_contain(n)) {
+            let n = fold(name);
+            for (s, e) in find_word(folded, n.trim()) {
+                let mut from = s.saturating_sub(16);
+                while !folded.is_char_boundary(from) {
+                    from += 1;
+                }
+                let old = OLD_ROOM.is_match(&folded[from..s]);
+                hits.push((s, old, &entry.id));
+                spans.push((s, e));
+            }
+        }
+    }
+    let best = hits
+        .iter()
+        .filter(|h| !h.1)
+        .min_by_key(|h| h.0)
+        .or_else(|| hits.iter().min_by_key(|h| h.0))
+        .map(|h| h.2.clone());
+    (best, spans)
+}
+
+static LAYOUTS: LazyLock<Vec<(Layout, Regex)>> = LazyLock::new(|| {
+    let table: [(Layout, &str); 7] = [
+        (
+            Layout::StandingReception,
+            r"\b(?:standing|stehempfang|stehapéro|stehapero|stehtische|stehend|debout|in piedi|de pie)\b",
+        ),
+        (
+            Layout::UShape,
+            r"\b(?:u shape|u shaped|ushape|u form|u förmig|in u form|en u|a u|ferro di cavallo|en forma de u|forma a u|horseshoe)\b",
+        ),
+        (
+            Layout::Theatre,
+            r"\b(?:theatre|theater|reihenbestuhlung|konzertbestuhlung|théâtre|platea|teatro|auditorium style|rows of chairs|stuhlreihen)\b",
+        ),
+        (
+            Layout::Classroom,
+            r"\b(?:classroom|parlamentarische?|parlamentarischer|parlamentsbestuhlung|schulbestuhlung|schulungsbestuhlung|salle de classe|style école|disposizione a scuola|stile aula|aula|tipo escuela|estilo escuela)\b",
+        ),
+        (
+            Layout::Boardroom,
+            r"\b(?:boardroom|board room|konferenzbestuhlung|blocktafel|blockbestuhlung|table de réunion|tavolo imperiale|tavolo unico|mesa imperial|one big table|one large table|einem grossen tisch|einem großen tisch)\b",
+        ),
+        (
+            Layout::Banquet,
+            r"\b(?:banquet|bankett|bankettbestuhlung|round tables|runde tische|runden tischen|tables rondes|tavoli rotondi|mesas redondas)\b",
+        ),
+        (
+            Layout::Workshop,
+            r"\b(?:workshop (?:setup|set up|style|seating|layout|tables)|group tables|gruppentische|workshop bestuhlung|workshopbestuhlung|tables de groupe|îlots|isole di lavoro|islas de trabajo|cabaret)\b",
+        ),
+    ];
+    table
+        .into_iter()
+        .map(|(l, p)| (l, Regex::new(p).expect("static regex")))
+        .collect()
+});
+
+/// The first seating layout named, by position.
+pub fn layout(folded: &str) -> Option<Layout> {
+    LAYOUTS
+        .iter()
+        .filter_map(|(l, re)| re.find(folded).map(|m| (m.start(), *l)))
+        .min_by_key(|(pos, _)| *pos)
+        .map(|(_, l)| l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::atelier_lexicon;
+
+    fn r(s: &str) -> Option<String> {
+        room(&fold(s), &atelier_lexicon()).0.map(|r| r.to_string())
+    }
+
+    #[test]
+    fn rooms_fuzzy() {
+        assert_eq!(r("Is room b free?").as_deref(), Some("room_b"));
+        assert_eq!(r("im Raum B").as_deref(), Some("room_b"));
+        assert_eq!(r("la salle B").as_deref(), Some("room_b"));
+        assert_eq!(r("Room-B please").as_deref(), Some("room_b"));
+        assert_eq!(r("Room C instead of Room A").as_deref(), Some("room_c"));
+        assert_eq!(
+            r("instead of Room A we take Room C").as_deref(),
+            Some("room_c")
+        );
+        assert_eq!(r("room booking for 20"), None);
+        assert_eq!(r("the sala bella"), None);
+    }
+
+    #[test]
+    fn layouts() {
+        assert_eq!(layout(&fold("in U-shape please")), Some(Layout::UShape));
+        assert_eq!(layout(&fold("in U-Form")), Some(Layout::UShape));
+        assert_eq!(
+            layout(&fold("apéro riche standing")),
+            Some(Layout::StandingReception)
+        );
+        assert_eq!(
+            layout(&fold("als Stehempfang")),
+            Some(Layout::StandingReception)
+        );
+        assert_eq!(layout(&fold("theatre style")), Some(Layout::Theatre));
+        assert_eq!(layout(&fold("a workshop for 20")), None);
+        assert_eq!(
+            layout(&fold("workshop setup with group tables")),
+            Some(Layout::Workshop)
+        );
+    }
+
+    #[test]
+    fn find_word_boundaries_and_plurals() {
+        assert_eq!(find_word("2 flipcharts.", "flipchart"), vec![(2, 12)]);
+        assert!(find_word("micromanage", "micro").is_empty());
+        assert_eq!(find_word("mic", "mic"), vec![(0, 3)]);
+    }
+}
