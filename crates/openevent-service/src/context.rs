@@ -3,20 +3,26 @@
 
 use jiff::Timestamp;
 use jiff::ToSpan;
+use jiff::civil::Date;
 use openevent_core::calendar::Occupancy;
 use openevent_core::effects::{HilTask, TaskStatus};
 use openevent_core::event::Event;
 use openevent_core::ids::{MessageId, OrgSlug};
+use openevent_core::understanding::Understanding;
+use openevent_core::workflow;
 use openevent_store::{Store, StoreError, TaskFilter};
 
 use crate::Engine;
 use crate::clock::Clock;
 
-/// How far ahead the calendar is loaded: the date search horizon plus a margin.
-const CALENDAR_DAYS: i64 = 410;
+/// How far ahead the calendar is loaded for date proposals and site-visit slots. Bounded so that
+/// a turn reads the same amount of calendar however many bookings the database holds.
+const CALENDAR_DAYS: i64 = 90;
 
 pub(crate) struct TurnData {
     pub occupancy: Vec<Occupancy>,
+    pub calendar_until: Date,
+    pub calendar_days: Vec<Date>,
     pub pending: Vec<HilTask>,
     pub thread: Vec<MessageId>,
     pub client_name: Option<String>,
@@ -27,16 +33,35 @@ impl<S: Store, C: Clock> Engine<S, C> {
         &self,
         org: &OrgSlug,
         event: Option<&Event>,
+        understanding: Option<&Understanding>,
         now: Timestamp,
     ) -> Result<TurnData, StoreError> {
         let today = now.to_zoned(self.config.venue.time_zone().clone()).date();
         let from = today.checked_sub(1.day()).unwrap_or(today);
-        let to = today.checked_add(CALENDAR_DAYS.days()).unwrap_or(today);
-        // A booking further out than the horizon still sees its own day.
-        let to = event
-            .and_then(|e| e.chosen_date)
-            .map_or(to, |d| d.checked_add(1.day()).unwrap_or(d).max(to));
-        let occupancy = self.store.occupancy(org, from, to).await?;
+        let until = today.checked_add(CALENDAR_DAYS.days()).unwrap_or(today);
+        let mut occupancy = self
+            .store
+            .occupancy(org, from, until.checked_add(1.day()).unwrap_or(until))
+            .await?;
+        let calendar_days: Vec<Date> = workflow::calendar_days(today, event, understanding)
+            .into_iter()
+            .filter(|d| *d > until)
+            .collect();
+        for d in &calendar_days {
+            let around = self
+                .store
+                .occupancy(
+                    org,
+                    d.checked_sub(1.day()).unwrap_or(*d),
+                    d.checked_add(1.day()).unwrap_or(*d),
+                )
+                .await?;
+            for o in around {
+                if !occupancy.contains(&o) {
+                    occupancy.push(o);
+                }
+            }
+        }
         let (pending, thread, client_name) = match event {
             None => (Vec::new(), Vec::new(), None),
             Some(e) => {
@@ -65,6 +90,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
         };
         Ok(TurnData {
             occupancy,
+            calendar_until: until,
+            calendar_days,
             pending,
             thread,
             client_name,

@@ -68,7 +68,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
             };
             let now = self.clock.now();
             let mut data = self
-                .turn_data(org, stored.as_ref().map(|s| &s.event), now)
+                .turn_data(org, stored.as_ref().map(|s| &s.event), None, now)
                 .await?;
             data.pending.retain(|t| t.task_id != task.task_id);
             let ctx = workflow::Ctx {
@@ -77,6 +77,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 templates: &self.config.templates,
                 client_name: data.client_name.as_deref(),
                 occupancy: &data.occupancy,
+                calendar_until: data.calendar_until,
+                calendar_days: &data.calendar_days,
                 pending_tasks: &data.pending,
                 thread: &data.thread,
                 now,

@@ -69,8 +69,20 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 .find_thread_event(org, &message.from, &message.thread_parents())
                 .await?;
             let now = self.clock.now();
+            let (understanding, change) = understand(
+                &self.config.venue,
+                &self.lexicon,
+                message,
+                thread.as_ref().map(|s| &s.event),
+                now,
+            );
             let data = self
-                .turn_data(org, thread.as_ref().map(|s| &s.event), now)
+                .turn_data(
+                    org,
+                    thread.as_ref().map(|s| &s.event),
+                    Some(&understanding),
+                    now,
+                )
                 .await?;
             let name = data
                 .client_name
@@ -83,17 +95,12 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 templates: &self.config.templates,
                 client_name: name.as_deref(),
                 occupancy: &data.occupancy,
+                calendar_until: data.calendar_until,
+                calendar_days: &data.calendar_days,
                 pending_tasks: &data.pending,
                 thread: &data.thread,
                 now,
             };
-            let (understanding, change) = understand(
-                &self.config.venue,
-                &self.lexicon,
-                message,
-                thread.as_ref().map(|s| &s.event),
-                now,
-            );
             let outcome = intake::decide(IntakeInput {
                 org,
                 message,

@@ -58,13 +58,15 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 return Err(PaymentError::NoDepositDue(event_id.clone()));
             }
             let now = self.clock.now();
-            let data = self.turn_data(org, Some(e), now).await?;
+            let data = self.turn_data(org, Some(e), None, now).await?;
             let ctx = workflow::Ctx {
                 org,
                 venue: &self.config.venue,
                 templates: &self.config.templates,
                 client_name: data.client_name.as_deref(),
                 occupancy: &data.occupancy,
+                calendar_until: data.calendar_until,
+                calendar_days: &data.calendar_days,
                 pending_tasks: &data.pending,
                 thread: &data.thread,
                 now,

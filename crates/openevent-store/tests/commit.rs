@@ -51,6 +51,8 @@ fn decide(
         templates: &templates,
         client_name: None,
         occupancy: &[],
+        calendar_until: jiff::civil::date(2099, 12, 31),
+        calendar_days: &[],
         pending_tasks: &[],
         thread: &[],
         now: now(),

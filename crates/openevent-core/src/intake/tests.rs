@@ -52,6 +52,8 @@ fn run_in(
         templates: &templates,
         client_name: profile.and_then(|p| p.name.as_deref()),
         occupancy: &[],
+        calendar_until: jiff::civil::date(2099, 12, 31),
+        calendar_days: &[],
         pending_tasks: &[],
         thread: &[],
         now: now(),

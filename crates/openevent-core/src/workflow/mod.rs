@@ -53,8 +53,15 @@ pub struct Ctx<'a> {
     pub templates: &'a Templates,
     /// How the client signs, for greetings.
     pub client_name: Option<&'a str>,
-    /// `option`/`confirmed` bookings of the organization that may touch the dates in question.
+    /// `option`/`confirmed` bookings of the organization on the dates in question: every day
+    /// from today to `calendar_until`, and the days around the dates the booking and the message
+    /// name.
     pub occupancy: &'a [Occupancy],
+    /// The last day of the window from today that the calendar covers; date proposals stay
+    /// within it.
+    pub calendar_until: Date,
+    /// Further days the calendar covers (the shell loaded the bookings around them).
+    pub calendar_days: &'a [Date],
     /// The booking's tasks still pending (to supersede, or to avoid duplicates).
     pub pending_tasks: &'a [HilTask],
     /// The booking's thread, oldest first (for References on outgoing mail).
@@ -67,6 +74,31 @@ impl Ctx<'_> {
     pub fn today(&self) -> Date {
         self.now.to_zoned(self.venue.time_zone().clone()).date()
     }
+
+    /// Whether the calendar knows every booking that can touch day `d`.
+    pub fn covers(&self, d: Date) -> bool {
+        d <= self.calendar_until || self.calendar_days.contains(&d)
+    }
+}
+
+/// The days the shell must load the calendar around for a turn: the booking's date, the date
+/// the message names, and for a date already past, its next occurrence (proposed instead).
+pub fn calendar_days(today: Date, event: Option<&Event>, u: Option<&Understanding>) -> Vec<Date> {
+    let mut days: Vec<Date> = event.and_then(|e| e.chosen_date).into_iter().collect();
+    if let Some(d) = u.and_then(|u| u.entities.date) {
+        days.push(d);
+        let mut next = d;
+        while next < today {
+            match next.checked_add(jiff::Span::new().years(1)) {
+                Ok(n) => next = n,
+                Err(_) => break,
+            }
+        }
+        days.push(next);
+    }
+    days.sort();
+    days.dedup();
+    days
 }
 
 /// An email to send once its task is approved.

@@ -65,11 +65,12 @@ fn date_works(t: &Turn<'_, '_>, d: Date) -> bool {
     .any(|o| o.available())
 }
 
-/// The next `CANDIDATES` workable dates from tomorrow on.
+/// The next `CANDIDATES` workable dates from tomorrow on, within the calendar the turn knows.
 pub(crate) fn candidate_dates(t: &Turn<'_, '_>) -> Vec<Date> {
     let today = t.ctx.today();
     (1..=HORIZON_DAYS)
         .filter_map(|n| today.checked_add(n.days()).ok())
+        .take_while(|d| *d <= t.ctx.calendar_until)
         .filter(|d| date_works(t, *d))
         .take(CANDIDATES)
         .collect()
@@ -183,7 +184,7 @@ pub(crate) fn propose(
             }
             d
         })
-        .filter(|d| date_works(t, *d));
+        .filter(|d| t.ctx.covers(*d) && date_works(t, *d));
     let mut dates = candidate_dates(t);
     if let Some(d) = same_day_next_year {
         dates.retain(|x| *x != d);

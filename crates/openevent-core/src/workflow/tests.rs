@@ -36,6 +36,8 @@ impl World {
             templates: &self.templates,
             client_name: Some("Laura Meier"),
             occupancy: &self.occupancy,
+            calendar_until: jiff::civil::date(2099, 12, 31),
+            calendar_days: &[],
             pending_tasks: &self.pending,
             thread: &[],
             now: self.now,
@@ -524,4 +526,33 @@ fn templates_fall_back_to_english_and_reject_broken_overrides() {
         start: TimeOfDay::parse("09:00").unwrap(),
         end: TimeOfDay::parse("10:00").unwrap(),
     };
+}
+
+#[test]
+fn proposals_stay_within_the_loaded_calendar() {
+    let w = World::new();
+    let o = org();
+    let mut ctx = w.ctx(&o);
+    // Only the next three days' bookings are known: nothing later may be offered as free.
+    ctx.calendar_until = date(2026, 11, 25);
+    let out = start(
+        &ctx,
+        lead(),
+        &mid("m1@x"),
+        &understanding(Entities::default()),
+    )
+    .unwrap();
+    assert_eq!(
+        out.event.proposed_dates,
+        [date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25)]
+    );
+    let days = calendar_days(
+        date(2026, 11, 22),
+        None,
+        Some(&understanding(Entities {
+            date: Some(date(2025, 3, 17)),
+            ..Entities::default()
+        })),
+    );
+    assert_eq!(days, [date(2025, 3, 17), date(2027, 3, 17)]);
 }

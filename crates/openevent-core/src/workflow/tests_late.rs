@@ -65,6 +65,8 @@ impl World {
             templates: &self.templates,
             client_name: Some("Laura"),
             occupancy: &self.occupancy,
+            calendar_until: jiff::civil::date(2099, 12, 31),
+            calendar_days: &[],
             pending_tasks: &pending,
             thread: &[],
             now: self.now,
