@@ -380,26 +380,45 @@ impl Store for SqlStore {
         org: &OrgSlug,
         filter: TaskFilter<'_>,
     ) -> Result<Vec<TaskView>, StoreError> {
-        // Optional filters are bound as NULL-or-value so the statement text stays fixed.
-        let sql = format!(
+        // One statement per filter shape, so that each can use its index (a `$n IS NULL OR …`
+        // filter would make SQLite scan the table).
+        let select = format!(
             "SELECT {TASK_COLUMNS}, d.subject AS draft_subject, d.body AS draft_body, e.client_email AS client_email \
              FROM tasks t \
              LEFT JOIN drafts d ON d.org_id = t.org_id AND d.draft_id = t.draft_id \
-             LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id \
-             WHERE t.org_id = $1 AND ($2 IS NULL OR t.status = $2) AND ($3 IS NULL OR t.event_id = $3) \
-             ORDER BY t.created_at DESC, t.task_id DESC LIMIT $4"
+             LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let order = "ORDER BY t.created_at DESC, t.task_id DESC LIMIT $3";
+        let limit = i64::from(if filter.limit == 0 { 100 } else { filter.limit });
+        let status = filter.status.map(|s| s.as_str());
+        let query = match (filter.event_id, status) {
+            (Some(event), Some(status)) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{select} WHERE t.org_id = $1 AND t.event_id = $2 AND t.status = $4 {order}"
+            )))
             .bind(org.as_str())
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(filter.event_id.map(|e| e.as_str()))
-            .bind(i64::from(if filter.limit == 0 {
-                100
-            } else {
-                filter.limit
-            }))
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(event.as_str())
+            .bind(limit)
+            .bind(status),
+            (Some(event), None) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{select} WHERE t.org_id = $1 AND t.event_id = $2 {order}"
+            )))
+            .bind(org.as_str())
+            .bind(event.as_str())
+            .bind(limit),
+            (None, Some(status)) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{select} WHERE t.org_id = $1 AND t.status = $2 {order}"
+            )))
+            .bind(org.as_str())
+            .bind(status)
+            .bind(limit),
+            (None, None) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{select} WHERE t.org_id = $1 AND $2 = $2 {order}"
+            )))
+            .bind(org.as_str())
+            .bind(0_i64)
+            .bind(limit),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let subject: Option<String> = row.try_get("draft_subject")?;

@@ -42,6 +42,11 @@ pub struct Global {
 pub enum Command {
     /// Run scripted conversations end to end on a temporary database and print the timeline.
     Demo,
+    /// Measure openevent on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Create or upgrade the database schema.
     Migrate,
     /// Print what openevent understands of a message (plain text on standard input) as JSON.
@@ -75,6 +80,25 @@ pub enum Command {
     Venue {
         #[command(subcommand)]
         command: VenueCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Synthetic conversations through the full path (parse → understand → workflow → commit).
+    Ingest {
+        /// Messages measured.
+        #[arg(long, default_value_t = 2000)]
+        messages: u64,
+        /// Messages processed before measuring, to fill the database.
+        #[arg(long, default_value_t = 0)]
+        preload: u64,
+        /// Seed of the message generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

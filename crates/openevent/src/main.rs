@@ -1,6 +1,7 @@
 //! The `openevent` binary: the imperative edge. Errors become a message on stderr and a non-zero
 //! exit code; nothing here decides workflow.
 
+mod bench;
 mod cli;
 mod demo;
 
@@ -22,7 +23,9 @@ use openevent_service::{
 use openevent_store::{SqlStore, Store, TaskFilter};
 use serde::Serialize;
 
-use crate::cli::{Cli, ClientCommand, Command, EventCommand, TasksCommand, VenueCommand};
+use crate::cli::{
+    BenchCommand, Cli, ClientCommand, Command, EventCommand, TasksCommand, VenueCommand,
+};
 
 /// sysexits' EX_DATAERR: the input was refused, nothing was stored.
 const EXIT_BAD_INPUT: u8 = 65;
@@ -157,6 +160,27 @@ async fn run(cli: Cli) -> Result<()> {
         let u = openevent_nlu::understand(subject, &body, &ctx, clock.now());
         return print_json(&u);
     }
+    if let Command::Bench {
+        command:
+            BenchCommand::Ingest {
+                messages,
+                preload,
+                seed,
+                json,
+            },
+    } = &cli.command
+    {
+        // The database is a temporary one unless --db was given explicitly.
+        let db = std::env::args()
+            .any(|a| a == "--db" || a.starts_with("--db="))
+            .then_some(cli.global.db.as_str());
+        let (result, text) = bench::ingest(db, *preload, *messages, *seed, venue).await?;
+        return if *json {
+            print_json(&result)
+        } else {
+            print_out(&text)
+        };
+    }
     if let Command::Demo = &cli.command {
         let start = match &cli.global.now {
             Some(raw) => raw
@@ -263,7 +287,7 @@ async fn dispatch(
             print_json(&context)
         }
         Command::Tasks { command } => tasks_command(engine, org, command, decision_body).await,
-        Command::Venue { .. } | Command::Demo | Command::Nlu { .. } => {
+        Command::Venue { .. } | Command::Demo | Command::Nlu { .. } | Command::Bench { .. } => {
             Err(anyhow!("this command runs before the database opens"))
         }
     }
