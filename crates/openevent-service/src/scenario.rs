@@ -37,6 +37,9 @@ pub enum Step {
     Client {
         #[serde(default)]
         from: Option<String>,
+        /// A new conversation (no In-Reply-To), even if the client has a booking already.
+        #[serde(default)]
+        new_thread: bool,
         subject: String,
         body: String,
         #[serde(default)]
@@ -314,6 +317,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 }
                 Step::Client {
                     from,
+                    new_thread,
                     subject,
                     body,
                     expect,
@@ -321,7 +325,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                     let from = from.as_deref().unwrap_or(&scenario.client);
                     let who = address(from).to_lowercase();
                     let id = format!("s{number}-m{n}@client.example");
-                    let parent = match bookings.get(&who) {
+                    let parent = match bookings.get(&who).filter(|_| !new_thread) {
                         Some(e) => self
                             .store
                             .thread_message_ids(org, e)
