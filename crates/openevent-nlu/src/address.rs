@@ -101,6 +101,11 @@ pub fn extract(text: &str) -> Option<(BillingAddress, Vec<usize>)> {
         }
     }
     for k in 1..segs.len() {
+        // `POSTAL_CITY` needs a digit (`\d` is within `char::is_numeric`): most segments have
+        // none, and this check is far cheaper than the regex.
+        if !segs[k].1.chars().any(char::is_numeric) {
+            continue;
+        }
         let Some(c) = POSTAL_CITY.captures(&segs[k].1) else {
             continue;
         };

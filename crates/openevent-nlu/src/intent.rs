@@ -165,13 +165,26 @@ fn manager(f: &Features<'_>) -> Option<(Intent, u16)> {
 }
 
 fn deposit(f: &Features<'_>) -> Option<(Intent, u16)> {
-    let in_one_sentence = sentences(f.lower).into_iter().any(|(_, s)| {
-        let asked = s.trim_end().ends_with('?') && !WE_DID.is_match(s);
-        DEPOSIT_NOUN.is_match(s) && PAID_VERB.is_match(s) && !asked
-    });
-    let across = DEPOSIT_NOUN.is_match(f.lower)
-        && sentences(f.lower)
-            .into_iter()
+    // Each pattern starts and ends with a word character between `\b`s, and a sentence is
+    // bounded by non-word characters, so a pattern that matches no sentence matches nowhere:
+    // the whole-text checks only skip the sentence scans when they cannot succeed.
+    if !DEPOSIT_NOUN.is_match(f.lower) {
+        return None;
+    }
+    let paid = PAID_VERB.is_match(f.lower);
+    let strict = STRICT_PAID.is_match(f.lower);
+    if !paid && !strict {
+        return None;
+    }
+    let sentences = sentences(f.lower);
+    let in_one_sentence = paid
+        && sentences.iter().any(|(_, s)| {
+            let asked = s.trim_end().ends_with('?') && !WE_DID.is_match(s);
+            DEPOSIT_NOUN.is_match(s) && PAID_VERB.is_match(s) && !asked
+        });
+    let across = strict
+        && sentences
+            .iter()
             .any(|(_, s)| STRICT_PAID.is_match(s) && !s.trim_end().ends_with('?'));
     (in_one_sentence || across).then_some((Intent::DepositPaid, 850))
 }

@@ -18,6 +18,7 @@ pub mod intent;
 pub mod lang;
 pub mod lexicon;
 pub mod participants;
+pub mod prepared;
 pub mod products;
 pub mod quotes;
 pub mod report;
@@ -29,17 +30,19 @@ pub mod times;
 use std::sync::LazyLock;
 
 use openevent_core::Event;
-use openevent_core::understanding::{Confidence, Entities, Lexicon, Signals, Understanding};
+use openevent_core::understanding::{Confidence, Entities, Signals, Understanding};
 use regex::Regex;
 
 pub use change::detect_change_type;
 pub use lexicon::atelier_lexicon;
+pub use prepared::PreparedLexicon;
 pub use quotes::strip_quoted;
 
-/// What `understand` needs besides the message: the venue vocabulary, the venue's time zone
-/// (relative dates are venue-local) and the booking the message belongs to, if any.
+/// What `understand` needs besides the message: the venue vocabulary (prepared once per
+/// venue: `PreparedLexicon::new(&lexicon)`), the venue's time zone (relative dates are
+/// venue-local) and the booking the message belongs to, if any.
 pub struct NluContext<'a> {
-    pub lexicon: &'a Lexicon,
+    pub lexicon: &'a PreparedLexicon,
     pub time_zone: &'a jiff::tz::TimeZone,
     pub event: Option<&'a Event>,
 }

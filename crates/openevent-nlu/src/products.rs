@@ -8,12 +8,13 @@
 
 use std::sync::LazyLock;
 
-use openevent_core::ids::ProductId;
-use openevent_core::understanding::{Lexicon, ProductMention};
+use memchr::memmem::Finder;
+use openevent_core::understanding::ProductMention;
 use regex::Regex;
 
-use crate::rooms::find_word;
-use crate::text::{Prefixes, mask, number_word, sentence_at};
+use crate::prepared::PreparedLexicon;
+use crate::rooms::find_word_with;
+use crate::text::{mask, number_word, sentence_at};
 
 static REMOVE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:no|without|remove|drop|cancel|delete|skip|exclude|don't need|do not need|no longer need|won't need|will not need|not need|no need for|take out|take off|instead of|rather than|ohne|kein|keine|keinen|keinem|streichen|weglassen|entfernen|verzichten|statt|anstatt|anstelle|sans|pas de|supprimer|retirer|enlever|annuler|au lieu d|senza|niente|nessun|nessuna|togliere|rimuovere|eliminare|annullare|invece d|sin|quitar|eliminar|cancelar|ningún|ninguna|en lugar d|en vez d)\b")
@@ -57,49 +58,47 @@ const STOP_PHRASES: &[&str] = &[
     "pause déjeuner",
 ];
 
+static STOP_FINDERS: LazyLock<Vec<Finder<'static>>> =
+    LazyLock::new(|| STOP_PHRASES.iter().map(Finder::new).collect());
+
 /// Products added, products removed (in order of first mention, one entry per product), and
 /// the spans of every product mention ("three-course dinner" is a product, not an event type).
 pub fn extract(
     folded: &str,
-    lexicon: &Lexicon,
+    lexicon: &PreparedLexicon,
 ) -> (
     Vec<ProductMention>,
     Vec<ProductMention>,
     Vec<(usize, usize)>,
 ) {
     let mut work = folded.to_owned();
-    for stop in STOP_PHRASES {
-        for (s, e) in find_word(folded, stop) {
+    for (stop, finder) in STOP_PHRASES.iter().zip(STOP_FINDERS.iter()) {
+        for (s, e) in find_word_with(folded, stop, finder) {
             mask(&mut work, s..e);
         }
     }
-    let prefixes = Prefixes::new(folded);
-    let mut names: Vec<(String, &ProductId)> = lexicon
-        .products
-        .iter()
-        .flat_map(|p| p.names.iter().map(move |n| (n, &p.id)))
-        .filter(|(n, _)| prefixes.may_contain(n))
-        .map(|(n, id)| (crate::rooms::fold(n), id))
-        .collect();
-    names.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
-    let mut mentions: Vec<(usize, usize, &ProductId)> = Vec::new();
-    for (name, id) in &names {
-        let name = name.trim();
-        if name.is_empty() {
-            continue;
-        }
-        for (s, e) in find_word(&work, name) {
-            mentions.push((s, e, id));
+    // Longest names first; each mention is masked so a shorter name inside it ("coffee" in
+    // "coffee break") cannot match again.
+    let found = lexicon.products.occurrences(&work);
+    let mut min_masked = usize::MAX;
+    let mut mentions: Vec<(usize, usize, usize)> = Vec::new();
+    for &(pattern, entry) in &lexicon.product_names {
+        for (s, e) in lexicon
+            .products
+            .find_word(&work, &found, pattern, min_masked)
+        {
+            mentions.push((s, e, entry));
             mask(&mut work, s..e);
+            min_masked = min_masked.min(e - s);
         }
     }
     mentions.sort_by_key(|m| m.0);
     let spans = mentions.iter().map(|m| (m.0, m.1)).collect();
-    let mut seen: Vec<&ProductId> = Vec::new();
+    let mut seen: Vec<usize> = Vec::new();
     let mut add: Vec<ProductMention> = Vec::new();
     let mut remove: Vec<ProductMention> = Vec::new();
     for (s, e, id) in mentions {
-        if seen.iter().any(|p| std::ptr::eq(*p, id)) {
+        if seen.contains(&id) {
             continue;
         }
         seen.push(id);
@@ -125,7 +124,7 @@ pub fn extract(
             (None, _) => REMOVE_AFTER.is_match(after),
         };
         let mention = ProductMention {
-            product_id: (*id).clone(),
+            product_id: lexicon.lexicon().products[id].id.clone(),
             quantity: quantity(&folded[clause_start..s], after),
         };
         if removing {
@@ -205,7 +204,7 @@ mod tests {
     use crate::rooms::fold;
 
     fn run(s: &str) -> (Vec<(String, Option<u32>)>, Vec<String>) {
-        let (a, r, _) = extract(&fold(s), &atelier_lexicon());
+        let (a, r, _) = extract(&fold(s), &PreparedLexicon::new(&atelier_lexicon()));
         (
             a.into_iter()
                 .map(|m| (m.product_id.to_string(), m.quantity))

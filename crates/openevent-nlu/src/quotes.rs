@@ -68,13 +68,12 @@ fn is_cut_point(lines: &[&str], i: usize, line: &str) -> bool {
         return true;
     }
     // A header wrapped over two lines: "On Tue, 3 Mar 2026 at 10:00, Anna" / "<a@b.ch> wrote:".
-    if let Some(next) = lines.get(i + 1) {
+    // The cheap start check first: most lines are not the start of a header.
+    if let Some(next) = lines.get(i + 1)
+        && looks_like_header_start(line)
+    {
         let joined = format!("{} {}", line.trim_end(), next.trim_start());
-        if joined.len() < 400
-            && REPLY_HEADER.is_match(&joined)
-            && !REPLY_HEADER.is_match(next)
-            && looks_like_header_start(line)
-        {
+        if joined.len() < 400 && REPLY_HEADER.is_match(&joined) && !REPLY_HEADER.is_match(next) {
             return true;
         }
     }

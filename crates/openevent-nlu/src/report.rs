@@ -7,7 +7,7 @@ use std::fmt;
 use openevent_core::understanding::{Intent, Language, ProductMention, Understanding};
 
 use crate::corpus::Case;
-use crate::{NluContext, atelier_lexicon, detect_change_type, understand};
+use crate::{NluContext, PreparedLexicon, atelier_lexicon, detect_change_type, understand};
 
 pub const SIGNAL_NAMES: &[&str] = &[
     "is_acceptance",
@@ -145,7 +145,7 @@ fn language_name(l: Language) -> &'static str {
 
 /// Runs every case through `understand` (The Atelier's lexicon, Europe/Zurich) and scores it.
 pub fn evaluate(cases: &[Case]) -> Report {
-    let lexicon = atelier_lexicon();
+    let lexicon = PreparedLexicon::new(&atelier_lexicon());
     let tz = jiff::tz::TimeZone::get("Europe/Zurich").unwrap_or(jiff::tz::TimeZone::UTC);
     let mut r = Report {
         cases: cases.len(),

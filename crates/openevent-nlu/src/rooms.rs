@@ -3,10 +3,12 @@
 
 use std::sync::LazyLock;
 
+use memchr::memmem::{self, Finder};
 use openevent_core::event::Layout;
 use openevent_core::ids::RoomId;
-use openevent_core::understanding::Lexicon;
 use regex::Regex;
+
+use crate::prepared::PreparedLexicon;
 
 /// Lowercase, with `-`, `_` and `/` read as spaces (same byte length, so offsets hold).
 pub fn fold(s: &str) -> String {
@@ -16,44 +18,49 @@ pub fn fold(s: &str) -> String {
 /// Occurrences of `needle` in `hay` at word boundaries, allowing a plural suffix
 /// ("flipcharts", "Stühle", "microphones"). Returns (start, end) byte offsets.
 pub fn find_word(hay: &str, needle: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
     if needle.is_empty() {
-        return out;
+        return Vec::new();
     }
-    let mut from = 0;
-    while let Some(i) = hay[from..].find(needle) {
-        let s = from + i;
-        let mut e = s + needle.len();
-        let before_ok = hay[..s]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        for suffix in ["es", "s", "en", "n", "e", "x"] {
-            if hay[e..].starts_with(suffix)
-                && hay[e + suffix.len()..]
-                    .chars()
-                    .next()
-                    .is_none_or(|c| !c.is_alphanumeric())
-                && needle.chars().last().is_some_and(char::is_alphabetic)
-                && needle.len() > 2
-            {
-                e += suffix.len();
-                break;
-            }
-        }
-        let after_ok = hay[e..].chars().next().is_none_or(|c| !c.is_alphanumeric());
-        if before_ok && after_ok {
-            out.push((s, e));
-        }
-        from = s + needle.len().max(1);
-        while from < hay.len() && !hay.is_char_boundary(from) {
-            from += 1;
-        }
-        if from >= hay.len() {
+    memmem::find_iter(hay.as_bytes(), needle.as_bytes())
+        .filter_map(|s| word_at(hay, needle, s))
+        .collect()
+}
+
+/// `find_word` with a prepared searcher for `needle`.
+pub(crate) fn find_word_with(hay: &str, needle: &str, finder: &Finder<'_>) -> Vec<(usize, usize)> {
+    debug_assert_eq!(finder.needle(), needle.as_bytes());
+    if needle.is_empty() {
+        return Vec::new();
+    }
+    finder
+        .find_iter(hay.as_bytes())
+        .filter_map(|s| word_at(hay, needle, s))
+        .collect()
+}
+
+/// The word `needle` found at byte `s` of `hay`, if it stands at word boundaries there, with
+/// its plural suffix if any: the test `find_word` applies to each occurrence.
+pub(crate) fn word_at(hay: &str, needle: &str, s: usize) -> Option<(usize, usize)> {
+    let mut e = s + needle.len();
+    let before_ok = hay[..s]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric());
+    for suffix in ["es", "s", "en", "n", "e", "x"] {
+        if hay[e..].starts_with(suffix)
+            && hay[e + suffix.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric())
+            && needle.chars().last().is_some_and(char::is_alphabetic)
+            && needle.len() > 2
+        {
+            e += suffix.len();
             break;
         }
     }
-    out
+    let after_ok = hay[e..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+    (before_ok && after_ok).then_some((s, e))
 }
 
 static OLD_ROOM: LazyLock<Regex> = LazyLock::new(|| {
@@ -63,22 +70,19 @@ static OLD_ROOM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The room the client names; a room they move away from ("instead of Room A") loses.
 /// Returns the spans of every room mention, for masking (so "room b" is never a count).
-pub fn room(folded: &str, lexicon: &Lexicon) -> (Option<RoomId>, Vec<(usize, usize)>) {
+pub fn room(folded: &str, lexicon: &PreparedLexicon) -> (Option<RoomId>, Vec<(usize, usize)>) {
     let mut hits: Vec<(usize, bool, &RoomId)> = Vec::new();
     let mut spans = Vec::new();
-    let prefixes = crate::text::Prefixes::new(folded);
-    for entry in &lexicon.rooms {
-        for name in entry.names.iter().filter(|n| prefixes.may_contain(n)) {
-            let n = fold(name);
-            for (s, e) in find_word(folded, n.trim()) {
-                let mut from = s.saturating_sub(16);
-                while !folded.is_char_boundary(from) {
-                    from += 1;
-                }
-                let old = OLD_ROOM.is_match(&folded[from..s]);
-                hits.push((s, old, &entry.id));
-                spans.push((s, e));
+    let found = lexicon.rooms.occurrences(folded);
+    for &(pattern, entry) in &lexicon.room_names {
+        for (s, e) in lexicon.rooms.find_word(folded, &found, pattern, usize::MAX) {
+            let mut from = s.saturating_sub(16);
+            while !folded.is_char_boundary(from) {
+                from += 1;
             }
+            let old = OLD_ROOM.is_match(&folded[from..s]);
+            hits.push((s, old, &lexicon.lexicon().rooms[entry].id));
+            spans.push((s, e));
         }
     }
     let best = hits
@@ -142,7 +146,9 @@ mod tests {
     use crate::lexicon::atelier_lexicon;
 
     fn r(s: &str) -> Option<String> {
-        room(&fold(s), &atelier_lexicon()).0.map(|r| r.to_string())
+        room(&fold(s), &PreparedLexicon::new(&atelier_lexicon()))
+            .0
+            .map(|r| r.to_string())
     }
 
     #[test]

@@ -11,11 +11,13 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("static regex")
 }
 
-static ACCEPT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?:^|\b)(?:yes please|yes,|yes\.|yes!|yes we|yes that|yes the|we accept|i accept|(?:like|happy|pleased|glad) to accept|accept (?:the|your) (?:offer|proposal|quote)|offer is accepted|sounds good|sounds great|sounds perfect|looks good|looks great|go ahead|please proceed|let's proceed|like to proceed|want to proceed|(?:confirm|book) the booking|we confirm|i confirm|hereby confirm|agreed|that works|works for us|works for me|works perfectly|fine with us|(?:fine|happy|ok|okay|good) with (?:the|your|this) (?:offer|proposal|quote)|fine for us|ok for us|okay for us|ok with us|ok by us|that's ok|that is ok|let's do it|move forward|go forward|proceed with (?:the|your) offer|sign the offer|perfect|approved|genehmigt|freigegeben|approuvé|approvato|aprobado|einverstanden|passt|nehmen (?:das|ihr|dein|euer)(?: \w+)? angebot an|nehmen (?:wir|es) (?:\w+ )?an|angebot an\b|gerne an\b|akzeptieren|ja gerne|ja, gerne|ja bitte|ja, bitte|ja, wir|ja,|bestätigen wir|wir bestätigen|hiermit bestätigen|in ordnung|klingt gut|klingt super|klingt perfekt|machen wir so|gerne buchen|geht für uns|d'accord|nous acceptons|j'accepte|accepter (?:l'|votre )offre|nous convient|me convient|c'est parfait|c'est bon pour nous|on valide|nous validons|je valide|bon pour accord|oui|nous confirmons|je confirme|va bene|accettiamo|accetto|confermiamo|confermo|d'accordo|perfetto|ok per noi|ci sta bene|procediamo|de acuerdo|aceptamos|acepto|confirmamos|confirmo|perfecto|sí|vale|nos parece bien|está bien|adelante)(?:\b|$)",
-    )
-});
+/// The agreement cues, bare; `ACCEPT` anchors them at word boundaries.
+const ACCEPT_CUES: &str = r"(?:yes please|yes,|yes\.|yes!|yes we|yes that|yes the|we accept|i accept|(?:like|happy|pleased|glad) to accept|accept (?:the|your) (?:offer|proposal|quote)|offer is accepted|sounds good|sounds great|sounds perfect|looks good|looks great|go ahead|please proceed|let's proceed|like to proceed|want to proceed|(?:confirm|book) the booking|we confirm|i confirm|hereby confirm|agreed|that works|works for us|works for me|works perfectly|fine with us|(?:fine|happy|ok|okay|good) with (?:the|your|this) (?:offer|proposal|quote)|fine for us|ok for us|okay for us|ok with us|ok by us|that's ok|that is ok|let's do it|move forward|go forward|proceed with (?:the|your) offer|sign the offer|perfect|approved|genehmigt|freigegeben|approuvé|approvato|aprobado|einverstanden|passt|nehmen (?:das|ihr|dein|euer)(?: \w+)? angebot an|nehmen (?:wir|es) (?:\w+ )?an|angebot an\b|gerne an\b|akzeptieren|ja gerne|ja, gerne|ja bitte|ja, bitte|ja, wir|ja,|bestätigen wir|wir bestätigen|hiermit bestätigen|in ordnung|klingt gut|klingt super|klingt perfekt|machen wir so|gerne buchen|geht für uns|d'accord|nous acceptons|j'accepte|accepter (?:l'|votre )offre|nous convient|me convient|c'est parfait|c'est bon pour nous|on valide|nous validons|je valide|bon pour accord|oui|nous confirmons|je confirme|va bene|accettiamo|accetto|confermiamo|confermo|d'accordo|perfetto|ok per noi|ci sta bene|procediamo|de acuerdo|aceptamos|acepto|confirmamos|confirmo|perfecto|sí|vale|nos parece bien|está bien|adelante)";
+
+static ACCEPT: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"(?:^|\b){ACCEPT_CUES}(?:\b|$)")));
+
+/// The cues without their anchors: matches wherever `ACCEPT` matches in any sentence.
+static ACCEPT_ANYWHERE: LazyLock<Regex> = LazyLock::new(|| re(ACCEPT_CUES));
 
 static NEGATION_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -81,9 +83,10 @@ pub struct Read {
 
 /// `removes_products`: the message removes products, so a bare "cancel" is about them.
 pub fn read(lower: &str, removes_products: bool) -> Read {
+    let sentences = sentences(lower);
     Read {
-        acceptance: acceptance(lower),
-        rejection: rejection(lower, removes_products),
+        acceptance: accepts(lower, &sentences),
+        rejection: rejection(lower, &sentences, removes_products),
         question: lower.contains("? ")
             || lower.contains("?\n")
             || lower.trim_end().ends_with('?')
@@ -96,7 +99,15 @@ pub fn read(lower: &str, removes_products: bool) -> Read {
 
 /// An agreement that is not negated, not conditional and not asked as a question.
 pub fn acceptance(lower: &str) -> bool {
-    sentences(lower).into_iter().any(|(_, s)| {
+    accepts(lower, &sentences(lower))
+}
+
+fn accepts(lower: &str, sentences: &[(usize, &str)]) -> bool {
+    // Every cue is a substring of its sentence, so a text without one has no agreement.
+    if !ACCEPT_ANYWHERE.is_match(lower) {
+        return false;
+    }
+    sentences.iter().any(|(_, s)| {
         ACCEPT.find_iter(s).any(|m| {
             let before = &s[..m.start()];
             let after = &s[m.end()..];
@@ -109,8 +120,13 @@ pub fn acceptance(lower: &str) -> bool {
     })
 }
 
-fn rejection(lower: &str, removes_products: bool) -> bool {
-    sentences(lower).into_iter().any(|(_, s)| {
+fn rejection(lower: &str, sentences: &[(usize, &str)], removes_products: bool) -> bool {
+    // Each cue starts and ends with a word character between `\b`s, and sentences are cut at
+    // non-word characters: a cue found in no sentence is found nowhere, and vice versa.
+    if !REJECT.is_match(lower) {
+        return false;
+    }
+    sentences.iter().any(|(_, s)| {
         if s.trim_end().ends_with('?') || VISIT.is_match(s) {
             return false;
         }

@@ -103,37 +103,6 @@ pub fn number_word(w: &str) -> Option<u32> {
     Some(n)
 }
 
-/// Two-byte word prefixes of a text, for a cheap "could this name occur?" check before a
-/// substring search (a name is searched only if some word starts like it).
-pub struct Prefixes([bool; 4096]);
-
-impl Prefixes {
-    fn key(a: u8, b: u8) -> usize {
-        ((usize::from(a) << 6) ^ usize::from(b)) & 4095
-    }
-
-    pub fn new(lower: &str) -> Self {
-        let mut seen = [false; 4096];
-        for w in lower.split(|c: char| !c.is_alphanumeric()) {
-            if let [a, b, ..] = w.as_bytes() {
-                seen[Self::key(*a, *b)] = true;
-            }
-        }
-        Self(seen)
-    }
-
-    /// False only when `name` certainly does not occur; starts that are not two ASCII letters or
-    /// digits ("3-course", "Ü…") always pass.
-    pub fn may_contain(&self, name: &str) -> bool {
-        match name.trim().as_bytes() {
-            [a, b, ..] if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
-                self.0[Self::key(a.to_ascii_lowercase(), b.to_ascii_lowercase())]
-            }
-            _ => true,
-        }
-    }
-}
-
 /// Whether any of `needles` occurs in `hay` (both lowercase).
 pub fn contains_any(hay: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| hay.contains(n))

@@ -2,7 +2,9 @@
 
 use openevent_core::event::{Event, Step};
 use openevent_core::ids::{ClientEmail, EventId};
-use openevent_nlu::{NluContext, atelier_lexicon, detect_change_type, strip_quoted, understand};
+use openevent_nlu::{
+    NluContext, PreparedLexicon, atelier_lexicon, detect_change_type, strip_quoted, understand,
+};
 use proptest::prelude::*;
 
 fn event(confirmed: bool) -> Event {
@@ -44,7 +46,7 @@ proptest! {
 
     #[test]
     fn understand_never_panics(subject in any::<String>(), body in message(), secs in 0i64..4_000_000_000, confirmed in any::<bool>()) {
-        let lexicon = atelier_lexicon();
+        let lexicon = PreparedLexicon::new(&atelier_lexicon());
         let tz = jiff::tz::TimeZone::get("Europe/Zurich").unwrap();
         let e = event(confirmed);
         let now = jiff::Timestamp::from_second(secs).unwrap();

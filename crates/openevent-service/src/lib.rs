@@ -11,9 +11,9 @@ mod queries;
 pub mod scenario;
 mod understanding;
 
-use openevent_core::understanding::Lexicon;
 use openevent_core::venue::Venue;
 use openevent_core::workflow::Templates;
+use openevent_nlu::PreparedLexicon;
 use openevent_store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -43,14 +43,15 @@ pub struct Engine<S, C> {
     store: S,
     clock: C,
     config: EngineConfig,
-    /// The venue's vocabulary for the NLU, derived once from the venue.
-    lexicon: Lexicon,
+    /// The venue's vocabulary prepared for the NLU once: preparing costs more than reading a
+    /// message.
+    lexicon: PreparedLexicon,
 }
 
 impl<S: Store, C: Clock> Engine<S, C> {
     pub fn new(store: S, clock: C, config: EngineConfig) -> Self {
         Self {
-            lexicon: config.venue.lexicon(),
+            lexicon: PreparedLexicon::new(&config.venue.lexicon()),
             store,
             clock,
             config,

@@ -5,13 +5,13 @@ use jiff::Timestamp;
 use openevent_core::dag::ChangeType;
 use openevent_core::event::Event;
 use openevent_core::message::InboundMessage;
-use openevent_core::understanding::{Lexicon, Understanding};
+use openevent_core::understanding::Understanding;
 use openevent_core::venue::Venue;
-use openevent_nlu::{NluContext, detect_change_type, understand as nlu};
+use openevent_nlu::{NluContext, PreparedLexicon, detect_change_type, understand as nlu};
 
 pub(crate) fn understand(
     venue: &Venue,
-    lexicon: &Lexicon,
+    lexicon: &PreparedLexicon,
     message: &InboundMessage,
     event: Option<&Event>,
     now: Timestamp,

@@ -151,7 +151,7 @@ async fn run(cli: Cli) -> Result<()> {
             .take(MAX_MESSAGE_BYTES as u64)
             .read_to_string(&mut body)
             .map_err(|e| bad(format!("standard input is not UTF-8 text: {e}")))?;
-        let lexicon = venue.lexicon();
+        let lexicon = openevent_nlu::PreparedLexicon::new(&venue.lexicon());
         let ctx = openevent_nlu::NluContext {
             lexicon: &lexicon,
             time_zone: venue.time_zone(),
