@@ -39,7 +39,7 @@ pub(crate) fn on_message(
         return accept(t);
     }
     if s.is_question || u.intent == Intent::GeneralQna {
-        return question(t, text);
+        return answer_question(t, text);
     }
     manual(
         t,
@@ -198,7 +198,8 @@ fn counter(t: &mut Turn<'_, '_>) -> Result<Flow, WorkflowError> {
     Ok(Flow::Stop)
 }
 
-fn question(t: &mut Turn<'_, '_>, text: &str) -> Result<Flow, WorkflowError> {
+/// Answers from the venue FAQ, or hands the question to a manager; the step does not move.
+pub(crate) fn answer_question(t: &mut Turn<'_, '_>, text: &str) -> Result<Flow, WorkflowError> {
     let answers = faq::answers(t.ctx.venue, text, t.event.language);
     if answers.is_empty() {
         t.task(

@@ -14,8 +14,8 @@
 use jiff::ToSpan;
 use jiff::civil::Weekday;
 
-use super::step5_negotiation::{manual, render_with};
-use super::{Flow, Turn, WorkflowError, faq};
+use super::step5_negotiation::{answer_question, manual, render_with};
+use super::{Flow, Turn, WorkflowError};
 use crate::effects::{Action, TaskPayload, TaskType};
 use crate::event::{SiteVisit, TimeOfDay};
 use crate::understanding::{Intent, Understanding};
@@ -90,30 +90,7 @@ pub(crate) fn on_message(
         return site_visit(t, u);
     }
     if s.is_question || u.intent == Intent::GeneralQna {
-        let answers = faq::answers(t.ctx.venue, text, t.event.language);
-        if answers.is_empty() {
-            t.task(
-                Action::QuestionForManager,
-                TaskType::ManualReview,
-                TaskPayload::None,
-                "Client question the FAQ cannot answer.".to_owned(),
-            );
-            return Ok(Flow::Stop);
-        }
-        let body = render_with(
-            t,
-            "question_answered",
-            serde_json::json!({ "answers": answers }),
-        )?;
-        t.draft(
-            Action::QuestionAnswered,
-            "question_answered",
-            body,
-            TaskType::ClientReply,
-            TaskPayload::None,
-            "Question answered from the FAQ.".to_owned(),
-        );
-        return Ok(Flow::Stop);
+        return answer_question(t, text);
     }
     if (s.is_acceptance || u.intent == Intent::AcceptOffer) && !deposit_due(t) {
         return confirmation(
