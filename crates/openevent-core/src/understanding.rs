@@ -1,5 +1,5 @@
-//! What the core knows about a message's meaning. The full multilingual NLU fills these types; the
-//! intake keyword rule below is the minimal classifier the foundation needs.
+//! What the core knows about a message's meaning. The message-understanding crate fills these
+//! types; the core only decides on them.
 
 use std::fmt;
 
@@ -200,170 +200,9 @@ pub struct Lexicon {
     pub products: Vec<LexiconEntry<ProductId>>,
 }
 
-/// The minimal understanding the foundation's intake relies on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Classification {
-    pub intent: Intent,
-    pub confidence: Confidence,
-    pub language: Language,
-}
-
-const INQUIRY_WORDS: &[&str] = &[
-    // English
-    "book",
-    "booking",
-    "reserve",
-    "reservation",
-    "venue",
-    "room",
-    "event",
-    "meeting",
-    "workshop",
-    "conference",
-    "seminar",
-    "party",
-    "wedding",
-    "dinner",
-    "apero",
-    "apéro",
-    "offer",
-    "quote",
-    "availability",
-    "available",
-    "participants",
-    "guests",
-    "people",
-    "attendees",
-    "catering",
-    // German
-    "buchen",
-    "buchung",
-    "reservieren",
-    "reservierung",
-    "anfrage",
-    "veranstaltung",
-    "raum",
-    "räume",
-    "saal",
-    "personen",
-    "gäste",
-    "teilnehmende",
-    "teilnehmer",
-    "verfügbar",
-    "verfügbarkeit",
-    "offerte",
-    "angebot",
-    "feier",
-    "hochzeit",
-    "tagung",
-    "firmenanlass",
-    "anlass",
-    // French, Italian, Spanish
-    "réserver",
-    "réservation",
-    "salle",
-    "événement",
-    "personnes",
-    "prenotare",
-    "prenotazione",
-    "sala",
-    "evento",
-    "persone",
-    "reservar",
-    "reserva",
-    "personas",
-];
-
-const GERMAN_MARKERS: &[&str] = &[
-    "und",
-    "wir",
-    "ich",
-    "möchten",
-    "für",
-    "mit",
-    "eine",
-    "einen",
-    "bitte",
-    "grüsse",
-    "grüße",
-    "guten",
-    "tag",
-    "personen",
-    "gerne",
-    "vielen",
-    "dank",
-    "freundlichen",
-];
-
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric() && c != 'é' && c != '\'')
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-}
-
-/// The intake keyword rule: an inquiry is a message that speaks of booking a space for an event.
-/// Each distinct inquiry word found raises the confidence; two or more make it an inquiry.
-pub fn classify_inquiry(subject: &str, body: &str) -> Classification {
-    let mut found: Vec<String> = Vec::new();
-    let mut german = 0usize;
-    for w in words(subject).chain(words(body)) {
-        if INQUIRY_WORDS.contains(&w.as_str()) && !found.contains(&w) {
-            found.push(w.clone());
-        }
-        if GERMAN_MARKERS.contains(&w.as_str()) {
-            german += 1;
-        }
-    }
-    let (intent, pm) = match found.len() {
-        0 => (Intent::NonEvent, 600),
-        1 => (Intent::EventRequest, 550),
-        2 => (Intent::EventRequest, 850),
-        3 => (Intent::EventRequest, 900),
-        _ => (Intent::EventRequest, 950),
-    };
-    Classification {
-        intent,
-        confidence: Confidence::from_per_mille(pm),
-        language: if german >= 2 {
-            Language::De
-        } else {
-            Language::En
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inquiries_in_english_and_german() {
-        let c = classify_inquiry(
-            "Booking request",
-            "We would like to book a room for a workshop with 25 people.",
-        );
-        assert_eq!(c.intent, Intent::EventRequest);
-        assert!(c.confidence >= Confidence::from_per_mille(850));
-        assert_eq!(c.language, Language::En);
-
-        let c = classify_inquiry(
-            "Anfrage",
-            "Guten Tag, wir möchten einen Raum für eine Veranstaltung mit 40 Personen reservieren.",
-        );
-        assert_eq!(c.intent, Intent::EventRequest);
-        assert_eq!(c.language, Language::De);
-    }
-
-    #[test]
-    fn non_events_are_not_inquiries() {
-        let c = classify_inquiry(
-            "Newsletter",
-            "Our new product line is out. Unsubscribe here.",
-        );
-        assert_eq!(c.intent, Intent::NonEvent);
-        let c = classify_inquiry("Hi", "Just checking the weather.");
-        assert!(c.confidence < Confidence::from_per_mille(850) || c.intent == Intent::NonEvent);
-    }
 
     #[test]
     fn confidence_serialises_as_number() {
@@ -371,5 +210,29 @@ mod tests {
         assert_eq!(serde_json::to_string(&c).unwrap(), "0.85");
         assert_eq!(serde_json::from_str::<Confidence>("0.85").unwrap(), c);
         assert!(serde_json::from_str::<Confidence>("1.5").is_err());
+    }
+
+    #[test]
+    fn billing_addresses_merge_and_report_what_is_missing() {
+        let partial = BillingAddress {
+            name_or_company: Some("Helvetia Labs".into()),
+            city: Some("Zürich".into()),
+            ..BillingAddress::default()
+        };
+        assert_eq!(
+            partial.missing_fields(),
+            ["street", "postal_code", "country"]
+        );
+        let more = BillingAddress {
+            street: Some("Bahnhofstrasse 1".into()),
+            postal_code: Some("8001".into()),
+            country: Some("CH".into()),
+            city: Some("Zurich".into()),
+            ..BillingAddress::default()
+        };
+        let merged = partial.merged_with(&more);
+        assert!(merged.missing_fields().is_empty());
+        assert_eq!(merged.city.as_deref(), Some("Zurich"));
+        assert_eq!(merged.name_or_company.as_deref(), Some("Helvetia Labs"));
     }
 }

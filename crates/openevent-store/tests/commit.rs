@@ -6,7 +6,9 @@ use openevent_core::effects::Draft;
 use openevent_core::ids::{ClientEmail, MessageId, OrgSlug};
 use openevent_core::intake::{self, IntakeInput, IntakeOutcome};
 use openevent_core::message::InboundMessage;
-use openevent_core::understanding::{Entities, Signals, Understanding, classify_inquiry};
+use openevent_core::understanding::{
+    Confidence, Entities, Intent, Language, Signals, Understanding,
+};
 use openevent_core::venue::Venue;
 use openevent_core::workflow::{Ctx, Templates};
 use openevent_store::{EventWrite, IngestCommit, SqlStore, Store, StoreError};
@@ -57,11 +59,11 @@ fn decide(
         thread: &[],
         now: now(),
     };
-    let c = classify_inquiry(&m.subject, &m.body_text);
+    // Every message here is a booking inquiry or a reply in its thread.
     let u = Understanding {
-        language: c.language,
-        intent: c.intent,
-        confidence: c.confidence,
+        language: Language::En,
+        intent: Intent::EventRequest,
+        confidence: Confidence::from_per_mille(950),
         entities: Entities::default(),
         signals: Signals::default(),
     };
