@@ -6,6 +6,7 @@ use openevent_core::intake::{self, IntakeInput};
 use openevent_core::message::InboundMessage;
 use openevent_core::workflow::{self, WorkflowError};
 use openevent_mail::{MailError, parse_message};
+use openevent_nlu::strip_quoted;
 use openevent_store::{EventWrite, IngestCommit, Store, StoreError};
 use serde::Serialize;
 
@@ -44,6 +45,15 @@ impl<S: Store, C: Clock> Engine<S, C> {
         self.ingest(org, &message, raw).await
     }
 
+    /// The message as the core sees it: the client's new text, without the quoted history and
+    /// signature (the raw message, stored as received, keeps everything).
+    fn new_text_only(message: &InboundMessage) -> InboundMessage {
+        InboundMessage {
+            body_text: strip_quoted(&message.body_text),
+            ..message.clone()
+        }
+    }
+
     /// Processes one parsed message. Idempotent on the Message-ID per organization; a concurrent
     /// change to the same booking makes the turn re-run on the fresh record.
     pub async fn ingest(
@@ -52,6 +62,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
         message: &InboundMessage,
         raw: &[u8],
     ) -> Result<IngestReport, IngestError> {
+        let message = &Self::new_text_only(message);
         for _ in 0..MAX_CONFLICT_RETRIES {
             if let Some(result) = self
                 .store
