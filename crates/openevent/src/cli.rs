@@ -36,6 +36,10 @@ pub struct Global {
     /// Venue file (TOML); the built-in reference venue, The Atelier, when absent.
     #[arg(long, global = true, env = "OPENEVENT_VENUE", value_name = "FILE")]
     pub venue: Option<PathBuf>,
+    /// Directory of reply templates replacing the built-in ones (en.txt, de.txt, fr.txt, it.txt,
+    /// es.txt; see `openevent venue templates`).
+    #[arg(long, global = true, env = "OPENEVENT_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +141,11 @@ pub enum VenueCommand {
     Check { file: PathBuf },
     /// Print the venue in use as TOML (a starting point for your own file).
     Show,
+    /// Print the built-in reply templates of a language (a starting point for --templates).
+    Templates {
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,8 +14,9 @@ use clap::Parser;
 use jiff::Timestamp;
 use openevent_core::effects::TaskStatus;
 use openevent_core::ids::{ClientEmail, EventId, OrgSlug, TaskId};
+use openevent_core::understanding::Language;
 use openevent_core::venue::Venue;
-use openevent_core::workflow::Decision;
+use openevent_core::workflow::{Decision, Templates};
 use openevent_mail::{MAX_MESSAGE_BYTES, MailError, parse_message};
 use openevent_service::{
     Clock, DecisionError, Engine, EngineConfig, ManualClock, PaymentError, SystemClock,
@@ -128,6 +129,38 @@ fn read_message(input: &std::path::Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+const TEMPLATE_LANGUAGES: [(Language, &str); 5] = [
+    (Language::En, "en"),
+    (Language::De, "de"),
+    (Language::Fr, "fr"),
+    (Language::It, "it"),
+    (Language::Es, "es"),
+];
+
+/// Built-in templates with the venue's files from `dir` (`en.txt`, `de.txt`, …) on top; every
+/// file is compiled now, so a broken template is refused before any message is processed.
+fn load_templates(dir: Option<&std::path::Path>) -> Result<Templates> {
+    let Some(dir) = dir else {
+        return Ok(Templates::builtin());
+    };
+    if !dir.is_dir() {
+        return Err(bad(format!(
+            "--templates {} is not a directory",
+            dir.display()
+        )));
+    }
+    let mut files = Vec::new();
+    for (lang, code) in TEMPLATE_LANGUAGES {
+        let path = dir.join(format!("{code}.txt"));
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+            files.push((lang, text));
+        }
+    }
+    Templates::with_overrides(&files).map_err(|e| bad(format!("{}: {e}", dir.display())))
+}
+
 fn load_venue(path: &std::path::Path) -> Result<Venue> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read venue file {}: {e}", path.display())))?;
@@ -141,6 +174,7 @@ async fn run(cli: Cli) -> Result<()> {
         Some(path) => load_venue(path)?,
         None => Venue::atelier(),
     };
+    let templates = load_templates(cli.global.templates.as_deref())?;
     if let Command::Venue { command } = &cli.command {
         return venue_command(command, &venue);
     }
@@ -212,14 +246,7 @@ async fn run(cli: Cli) -> Result<()> {
         _ => None,
     };
     let store = SqlStore::open(&cli.global.db).await?;
-    let engine = Engine::new(
-        store,
-        clock,
-        EngineConfig {
-            venue,
-            ..EngineConfig::default()
-        },
-    );
+    let engine = Engine::new(store, clock, EngineConfig { venue, templates });
     let outcome = dispatch(&engine, &org, cli.command, raw, decision_body).await;
     engine.store().close().await;
     outcome
@@ -310,6 +337,22 @@ fn venue_command(command: &VenueCommand, venue: &Venue) -> Result<()> {
             ))
         }
         VenueCommand::Show => print_out(&venue.to_toml()),
+        VenueCommand::Templates { language } => {
+            let lang = TEMPLATE_LANGUAGES
+                .iter()
+                .find(|(_, code)| code == language)
+                .map(|(l, _)| *l)
+                .ok_or_else(|| bad(format!("--language '{language}': use en, de, fr, it or es")))?;
+            match Templates::builtin_sources()
+                .iter()
+                .find(|(l, _)| *l == lang)
+            {
+                Some((_, text)) => print_out(text),
+                None => Err(bad(format!(
+                    "no built-in templates in '{language}' (English is used); copy the English ones with --language en"
+                ))),
+            }
+        }
     }
 }
 

@@ -80,7 +80,10 @@ fn context_is_reused_for_the_same_client() {
     assert_eq!(ctx2["last_event"]["event_id"], event_id.as_str());
     // The preview is the client's new text, not the quoted history under it.
     let reply_preview = ctx2["history_tail"][1]["body_preview"].as_str().unwrap();
-    assert!(reply_preview.starts_with("Thanks! We could also do 18.03.2027"), "{reply_preview}");
+    assert!(
+        reply_preview.starts_with("Thanks! We could also do 18.03.2027"),
+        "{reply_preview}"
+    );
     assert!(!reply_preview.contains("wrote:"), "{reply_preview}");
     assert!(!reply_preview.contains('>'), "{reply_preview}");
     assert_ne!(ctx2["context_hash"], ctx1["context_hash"]);

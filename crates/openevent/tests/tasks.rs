@@ -202,3 +202,56 @@ fn venue_files_are_checked() {
             .contains("Villa Sole")
     );
 }
+
+#[test]
+fn venue_templates_replace_the_built_in_ones() {
+    let oe = Oe::new();
+    let builtin = oe.run(&["venue", "templates", "--language", "de"]);
+    assert!(builtin.status.success());
+    assert!(String::from_utf8_lossy(&builtin.stdout).contains("=== date_options_proposed"));
+
+    let dir = oe.dir.path().join("templates");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("en.txt"),
+        "=== date_options_proposed\nGrüezi {{ greeting }}! Our free dates: {% for d in dates %}{{ d }} {% endfor %}\n",
+    )
+    .unwrap();
+    let msg = oe.write(
+        "m.eml",
+        eml(
+            "laura@example.com",
+            "Booking",
+            "tpl-1@x",
+            None,
+            INQUIRY_BODY,
+        )
+        .as_bytes(),
+    );
+    let r = oe.json(&[
+        "--templates",
+        dir.to_str().unwrap(),
+        "ingest",
+        msg.to_str().unwrap(),
+    ]);
+    let body = r["drafts"][0]["body"].as_str().unwrap();
+    assert!(body.starts_with("Grüezi Hello! Our free dates: "), "{body}");
+    // The status line is the engine's, whatever the template says.
+    assert!(body.contains("Status: Step 2"), "{body}");
+
+    std::fs::write(
+        dir.join("en.txt"),
+        "=== date_options_proposed\n{% for d in dates %}\n",
+    )
+    .unwrap();
+    let before = oe.db_bytes();
+    let out = oe.run(&[
+        "--templates",
+        dir.to_str().unwrap(),
+        "ingest",
+        msg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("date_options_proposed"));
+    assert_eq!(oe.db_bytes(), before);
+}

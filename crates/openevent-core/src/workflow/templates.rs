@@ -76,6 +76,11 @@ fn sections(lang: Language, text: &str) -> Result<Vec<(String, String)>, Templat
 }
 
 impl Templates {
+    /// The built-in template files, per language (a venue copies and edits these).
+    pub fn builtin_sources() -> &'static [(Language, &'static str)] {
+        &BUILTIN
+    }
+
     pub fn builtin() -> Templates {
         Templates::with_overrides(&[]).expect("built-in templates compile")
     }
