@@ -202,6 +202,33 @@ pub struct FaqEntry {
     pub answer: FaqAnswer,
 }
 
+/// Which drafts leave without a manager's approval. Off by default; only replies that decide
+/// nothing (no room lock, offer, acceptance, confirmation or cancellation) may be chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HilPolicy {
+    /// Draft topics sent at once, e.g. `["question_answered", "date_options_proposed"]`.
+    #[serde(default)]
+    pub auto_approve: Vec<String>,
+}
+
+/// The draft topics a venue may choose to send without approval.
+pub const AUTO_APPROVABLE: [&str; 7] = [
+    "date_options_proposed",
+    "date_time_clarification",
+    "room_avail_result",
+    "question_answered",
+    "offer_accept_requires_billing",
+    "booking_updated",
+    "confirmation_site_visit",
+];
+
+impl HilPolicy {
+    pub fn auto_approves(&self, topic: &str) -> bool {
+        self.auto_approve.iter().any(|t| t == topic)
+    }
+}
+
 /// The venue file's shape (TOML on disk, JSON over the API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -225,6 +252,8 @@ pub struct VenueSpec {
     pub products: Vec<Product>,
     #[serde(default)]
     pub faq: Vec<FaqEntry>,
+    #[serde(default)]
+    pub hil: HilPolicy,
 }
 
 /// One problem in a venue file, naming the field.
@@ -464,6 +493,14 @@ fn validate(s: &VenueSpec) -> Vec<VenueProblem> {
             if !s.rooms.iter().any(|room| &room.id == r) {
                 bad(f("not_in_rooms"), "names a room that does not exist");
             }
+        }
+    }
+    for (i, topic) in s.hil.auto_approve.iter().enumerate() {
+        if !AUTO_APPROVABLE.contains(&topic.as_str()) {
+            bad(
+                format!("hil.auto_approve[{i}]"),
+                "only replies that decide nothing may skip approval: date_options_proposed, date_time_clarification, room_avail_result, question_answered, offer_accept_requires_billing, booking_updated, confirmation_site_visit",
+            );
         }
     }
     for (i, q) in s.faq.iter().enumerate() {

@@ -262,7 +262,7 @@ pub fn decide_task(
 }
 
 /// Puts an approved draft in the outbox, threaded under the client's messages.
-fn send(t: &mut Turn<'_, '_>, draft: &Draft, edited_body: Option<String>) {
+pub(crate) fn send(t: &mut Turn<'_, '_>, draft: &Draft, edited_body: Option<String>) {
     let message_id = outbound_message_id(t.ctx, draft);
     let mut references: Vec<MessageId> = t.ctx.thread.to_vec();
     if !references.contains(&draft.in_reply_to) {

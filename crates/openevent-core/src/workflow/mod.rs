@@ -237,10 +237,32 @@ impl<'c, 'a> Turn<'c, 'a> {
             in_reply_to: self.reply_to.clone(),
             created_at: self.ctx.now,
         };
-        self.drafts.push(draft);
+        let auto = task_type == TaskType::ClientReply
+            && payload == TaskPayload::None
+            && self.ctx.venue.spec().hil.auto_approves(topic);
         self.push_task(task_type, Some(draft_id), payload, reason);
         self.event.thread_state = ThreadState::WaitingOnHil;
         self.action = Some(action);
+        if auto {
+            // The venue chose to let this kind of reply go out without a person.
+            if let Some(task) = self.tasks.last_mut() {
+                task.status = TaskStatus::Approved;
+            }
+            decisions::send(self, &draft, None);
+            self.event.thread_state = ThreadState::AwaitingClient;
+            let step = self.event.current_step;
+            self.audit(
+                AuditEntry::new(
+                    self.ctx.now,
+                    Actor::System,
+                    Some(step),
+                    Some(step),
+                    "auto_approved",
+                )
+                .field("topic", topic),
+            );
+        }
+        self.drafts.push(draft);
     }
 
     /// A task without a draft (a person decides, nothing is sent).

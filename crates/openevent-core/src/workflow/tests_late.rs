@@ -653,3 +653,49 @@ fn site_visits_offer_free_weekday_slots() {
         Some("14:00".to_owned())
     );
 }
+
+#[test]
+fn chosen_low_risk_replies_can_skip_approval() {
+    let mut w = World::new(false);
+    let mut spec = w.venue.spec().clone();
+    spec.hil.auto_approve = vec!["question_answered".to_owned()];
+    w.venue = Venue::from_spec(spec).unwrap();
+    let mut b = w.booking_at_negotiation();
+    let q = u(
+        Intent::GeneralQna,
+        Entities::default(),
+        Signals {
+            is_question: true,
+            ..Signals::default()
+        },
+    );
+    let out = w.client(&mut b, "q1@x", q, "Is there parking?", None);
+    assert_eq!(out.action, Action::QuestionAnswered);
+    assert_eq!(out.outbox.len(), 1, "sent at once");
+    assert_eq!(out.tasks[0].status, TaskStatus::Approved);
+    assert_eq!(out.event.thread_state, ThreadState::AwaitingClient);
+    assert!(out.audit.iter().any(|a| a.reason == "auto_approved"));
+    // Everything else still waits for a person.
+    let counter = u(
+        Intent::CounterOffer,
+        Entities::default(),
+        Signals::default(),
+    );
+    let out = w.client(&mut b, "c1@x", counter, "A discount please?", None);
+    assert!(out.outbox.is_empty());
+    assert_eq!(out.tasks[0].status, TaskStatus::Pending);
+}
+
+#[test]
+fn decisions_cannot_be_configured_to_skip_approval() {
+    let mut spec = Venue::atelier().spec().clone();
+    spec.hil.auto_approve = vec![
+        "offer_draft_prepared".to_owned(),
+        "booking_cancelled".to_owned(),
+    ];
+    let Err(crate::venue::VenueError::Invalid(problems)) = Venue::from_spec(spec) else {
+        panic!("accepted");
+    };
+    assert_eq!(problems.len(), 2);
+    assert_eq!(problems[0].field, "hil.auto_approve[0]");
+}
