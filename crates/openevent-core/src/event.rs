@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::hash::canonical_hash;
 use crate::ids::{ClientEmail, EventId, InvalidValue, ProductId, RoomId};
 use crate::money::Money;
-use crate::understanding::{BillingAddress, Language};
+use crate::understanding::{BillingAddress, DatePreference, Language};
 
 /// Booking status: Lead → Option → Confirmed, or Cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -317,6 +317,9 @@ pub struct Event {
     pub date_proposal_attempts: u32,
     /// The dates last proposed to the client, so "the second one" can be understood.
     pub proposed_dates: Vec<Date>,
+    /// Which days the client would like when no date is set ("a Friday in March").
+    #[serde(default)]
+    pub date_preference: Option<DatePreference>,
     pub negotiation: Negotiation,
     pub billing_address: Option<BillingAddress>,
     /// When the deposit of the accepted offer was paid.
@@ -364,6 +367,7 @@ impl Event {
             language: Language::En,
             date_proposal_attempts: 0,
             proposed_dates: Vec::new(),
+            date_preference: None,
             negotiation: Negotiation::default(),
             billing_address: None,
             deposit_paid_at: None,

@@ -142,6 +142,21 @@ pub struct Contact {
     pub company: Option<String>,
 }
 
+/// A wish about the date without a date: "a Friday in March", "sometime in June".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatePreference {
+    pub weekday: Option<crate::venue::WeekdayName>,
+    /// 1..=12.
+    pub month: Option<i8>,
+}
+
+impl DatePreference {
+    pub fn matches(&self, d: Date) -> bool {
+        self.weekday.is_none_or(|w| w.weekday() == d.weekday())
+            && self.month.is_none_or(|m| m == d.month())
+    }
+}
+
 /// Facts found in a message. Absent means "not said", never "zero".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Entities {
@@ -149,6 +164,9 @@ pub struct Entities {
     pub date: Option<Date>,
     /// The last day of a multi-day range ("12-13 June 2026"); `None` for a single day.
     pub date_end: Option<Date>,
+    /// When no date is named: which days would suit ("a Friday in March").
+    #[serde(default)]
+    pub date_preference: Option<DatePreference>,
     pub start_time: Option<TimeOfDay>,
     pub end_time: Option<TimeOfDay>,
     pub participants: Option<u32>,

@@ -140,6 +140,55 @@ const WEEKDAYS: &[(&str, Weekday)] = &[
     ("domingo", Weekday::Sunday),
 ];
 
+static WEEKDAY_ALT: LazyLock<String> = LazyLock::new(|| alternation(WEEKDAYS.iter().map(|w| w.0)));
+
+/// "a Friday in March", "einen Freitag im März", "un vendredi en mars", "un venerdì a marzo".
+static WEEKDAY_IN_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"\b({})s?\b[^.\n]{{0,20}}?\b(?:in|im|en|a|de|di|of|during)\s+({})\b",
+        *WEEKDAY_ALT, *MONTH_ALT
+    ))
+    .expect("static regex")
+});
+
+/// "sometime in June", "im Juni", "en juin", "a giugno", "en junio".
+static IN_MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"\b(?:in|im|en|a|di|de|during|anfang|mitte|ende|early|mid|late)\s+({})\b(?:\s*(\d{{4}}))?",
+        *MONTH_ALT
+    ))
+    .expect("static regex")
+});
+
+/// A wish about the date when no date was named. Reads text whose dates were already masked.
+pub fn preference(lower: &str) -> Option<openevent_core::understanding::DatePreference> {
+    use openevent_core::venue::WeekdayName;
+    let name = |w: Weekday| match w {
+        Weekday::Monday => WeekdayName::Mon,
+        Weekday::Tuesday => WeekdayName::Tue,
+        Weekday::Wednesday => WeekdayName::Wed,
+        Weekday::Thursday => WeekdayName::Thu,
+        Weekday::Friday => WeekdayName::Fri,
+        Weekday::Saturday => WeekdayName::Sat,
+        Weekday::Sunday => WeekdayName::Sun,
+    };
+    if let Some(c) = WEEKDAY_IN_MONTH.captures(lower) {
+        let weekday = WEEKDAYS
+            .iter()
+            .find(|(w, _)| *w == &c[1])
+            .map(|(_, d)| name(*d));
+        return Some(openevent_core::understanding::DatePreference {
+            weekday,
+            month: month(&c[2]),
+        });
+    }
+    let c = IN_MONTH.captures(lower)?;
+    Some(openevent_core::understanding::DatePreference {
+        weekday: None,
+        month: Some(month(&c[1])?),
+    })
+}
+
 fn alternation(words: impl Iterator<Item = &'static str>) -> String {
     let mut v: Vec<&str> = words.collect();
     v.sort_by_key(|w| std::cmp::Reverse(w.len()));
@@ -454,6 +503,30 @@ fn range(y: Option<i16>, m: i8, d1: i8, d2: i8, today: Date) -> Option<(Date, Op
         return None;
     }
     Some((start, Some(end)))
+}
+
+#[cfg(test)]
+mod preference_tests {
+    use super::*;
+    use openevent_core::venue::WeekdayName;
+
+    #[test]
+    fn weekday_in_month_in_five_languages() {
+        for text in [
+            "could we do a friday in march?",
+            "gerne an einem freitag im märz",
+            "un vendredi en mars",
+            "un venerdì a marzo",
+            "un viernes de marzo",
+        ] {
+            let p = preference(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(p.weekday, Some(WeekdayName::Fri), "{text}");
+            assert_eq!(p.month, Some(3), "{text}");
+        }
+        let p = preference("sometime in june would be great").unwrap();
+        assert_eq!((p.weekday, p.month), (None, Some(6)));
+        assert!(preference("we have 20 people").is_none());
+    }
 }
 
 #[cfg(test)]

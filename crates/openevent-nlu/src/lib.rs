@@ -85,6 +85,7 @@ pub fn understand(
         text::mask(&mut lower, r);
     }
     let (date, date_end) = dates::extract(&mut lower, today);
+    let date_preference = date.is_none().then(|| dates::preference(&lower)).flatten();
     let (start_time, end_time) = times::extract(&mut lower);
     let mut folded = lower.replace(['-', '_', '/'], " ");
     let (room, room_spans) = rooms::room(&folded, ctx.lexicon);
@@ -103,6 +104,7 @@ pub fn understand(
     let entities = Entities {
         date,
         date_end,
+        date_preference,
         start_time,
         end_time,
         participants,

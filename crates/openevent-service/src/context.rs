@@ -47,13 +47,22 @@ impl<S: Store, C: Clock> Engine<S, C> {
             .into_iter()
             .filter(|d| *d > until)
             .collect();
+        // Consecutive days (a preferred month) are read as one range, each widened by a day on
+        // both sides for overnight bookings and buffers.
+        let mut ranges: Vec<(Date, Date)> = Vec::new();
         for d in &calendar_days {
+            match ranges.last_mut() {
+                Some((_, end)) if end.tomorrow().ok() == Some(*d) => *end = *d,
+                _ => ranges.push((*d, *d)),
+            }
+        }
+        for (start, end) in ranges {
             let around = self
                 .store
                 .occupancy(
                     org,
-                    d.checked_sub(1.day()).unwrap_or(*d),
-                    d.checked_add(1.day()).unwrap_or(*d),
+                    start.checked_sub(1.day()).unwrap_or(start),
+                    end.checked_add(1.day()).unwrap_or(end),
                 )
                 .await?;
             for o in around {

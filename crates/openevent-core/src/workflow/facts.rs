@@ -13,6 +13,9 @@ pub fn capture_facts(event: &mut Event, u: &Understanding) {
     {
         event.chosen_date = Some(d);
     }
+    if en.date_preference.is_some() {
+        event.date_preference = en.date_preference;
+    }
     if en.start_time.is_some() {
         event.start_time = en.start_time;
     }

@@ -82,9 +82,30 @@ impl Ctx<'_> {
 }
 
 /// The days the shell must load the calendar around for a turn: the booking's date, the date
-/// the message names, and for a date already past, its next occurrence (proposed instead).
+/// the message names, for a date already past its next occurrence (proposed instead), and for a
+/// preferred month ("a Friday in March") every day of its next occurrence.
 pub fn calendar_days(today: Date, event: Option<&Event>, u: Option<&Understanding>) -> Vec<Date> {
     let mut days: Vec<Date> = event.and_then(|e| e.chosen_date).into_iter().collect();
+    let preference = u
+        .and_then(|u| u.entities.date_preference)
+        .or(event.and_then(|e| e.date_preference));
+    if let Some(month) = preference.and_then(|p| p.month) {
+        let year = if month >= today.month() {
+            today.year()
+        } else {
+            today.year() + 1
+        };
+        if let Ok(first) = Date::new(year, month, 1) {
+            let mut d = first;
+            while d.month() == month {
+                days.push(d);
+                match d.tomorrow() {
+                    Ok(next) => d = next,
+                    Err(_) => break,
+                }
+            }
+        }
+    }
     if let Some(d) = u.and_then(|u| u.entities.date) {
         days.push(d);
         let mut next = d;

@@ -65,13 +65,15 @@ fn date_works(t: &Turn<'_, '_>, d: Date) -> bool {
     .any(|o| o.available())
 }
 
-/// The next `CANDIDATES` workable dates from tomorrow on, within the calendar the turn knows.
+/// The next `CANDIDATES` workable dates from tomorrow on that suit the client's preference
+/// ("a Friday in March"), within the calendar the turn knows.
 pub(crate) fn candidate_dates(t: &Turn<'_, '_>) -> Vec<Date> {
     let today = t.ctx.today();
+    let preference = t.event.date_preference;
     (1..=HORIZON_DAYS)
         .filter_map(|n| today.checked_add(n.days()).ok())
-        .take_while(|d| *d <= t.ctx.calendar_until)
-        .filter(|d| date_works(t, *d))
+        .filter(|d| preference.is_none_or(|p| p.matches(*d)))
+        .filter(|d| t.ctx.covers(*d) && date_works(t, *d))
         .take(CANDIDATES)
         .collect()
 }
