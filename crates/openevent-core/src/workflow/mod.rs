@@ -445,7 +445,7 @@ pub fn on_message(
                 Flow::Stop
             }
         };
-        return Ok(turn.finish());
+        return Ok(answered(turn));
     };
     let decision = route(&turn.event, change, turn.event.current_step);
     let entry = apply_route(&mut turn.event, change, &decision, ctx.now, Actor::Client);
@@ -462,7 +462,25 @@ pub fn on_message(
         }
         _ => run(&mut turn, Some(u))?,
     }
-    Ok(turn.finish())
+    Ok(answered(turn))
+}
+
+/// Every client message gets a draft or a task: a turn that produced neither is put in front of
+/// a manager rather than left unanswered.
+fn answered(mut turn: Turn<'_, '_>) -> Outcome {
+    if !turn.produced_anything() {
+        let step = turn.event.current_step;
+        turn.task(
+            Action::ThreadReplyRecorded,
+            TaskType::ManualReview,
+            TaskPayload::None,
+            format!(
+                "The client wrote at step {}; nothing to draft automatically.",
+                step.number()
+            ),
+        );
+    }
+    turn.finish()
 }
 
 /// The payment provider reports the deposit of a booking as paid.

@@ -699,3 +699,40 @@ fn decisions_cannot_be_configured_to_skip_approval() {
     assert_eq!(problems.len(), 2);
     assert_eq!(problems[0].field, "hil.auto_approve[0]");
 }
+
+proptest::proptest! {
+    /// Whatever the client says at whatever step, the turn drafts something or asks a person.
+    #[test]
+    fn every_client_message_gets_a_draft_or_a_task(
+        intent in proptest::sample::select(vec![
+            Intent::EventRequest, Intent::ConfirmDate, Intent::EditDate, Intent::AcceptOffer,
+            Intent::DeclineOffer, Intent::CounterOffer, Intent::DepositPaid,
+            Intent::SiteVisitRequest, Intent::MessageManager, Intent::GeneralQna, Intent::NonEvent,
+        ]),
+        question in proptest::bool::ANY,
+        accepting in proptest::bool::ANY,
+        reject in proptest::bool::ANY,
+        accepted_first in proptest::bool::ANY,
+        change in proptest::option::of(proptest::sample::select(ChangeType::ALL.to_vec())),
+    ) {
+        let w = World::new(false);
+        let mut b = w.booking_at_negotiation();
+        if accepted_first {
+            let mut yes = accept();
+            yes.entities = billing();
+            w.client(&mut b, "a@x", yes, "We accept.", None);
+            w.approve(&mut b, TaskType::OfferAcceptance);
+        }
+        let msg = u(intent, Entities::default(), Signals {
+            is_question: question,
+            is_acceptance: accepting,
+            is_rejection: reject,
+            ..Signals::default()
+        });
+        let out = w.client(&mut b, "p@x", msg, "Some text?", change);
+        proptest::prop_assert!(
+            !out.drafts.is_empty() || !out.tasks.is_empty() || !out.existing_tasks.is_empty(),
+            "no draft or task for {:?} at step {:?}", intent, b.event.current_step
+        );
+    }
+}
