@@ -135,6 +135,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 raw,
                 received_at: now,
                 profile: &outcome.profile,
+                profile_changed: outcome.profile_changed,
                 history: &outcome.history,
                 event: event_write,
                 audit: &outcome.audit,

@@ -57,6 +57,8 @@ pub struct IngestCommit<'a> {
     pub raw: &'a [u8],
     pub received_at: Timestamp,
     pub profile: &'a ClientProfile,
+    /// False when the stored profile is already this one (nothing to write).
+    pub profile_changed: bool,
     pub history: &'a HistoryEntry,
     pub event: Option<EventWrite<'a>>,
     pub audit: &'a [AuditEntry],

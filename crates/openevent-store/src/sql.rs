@@ -1,7 +1,8 @@
 //! The SQL implementation of [`Store`]. Statements use `$N` placeholders and portable SQL
 //! (`ON CONFLICT … DO NOTHING/UPDATE`, `LIMIT`), valid on SQLite and PostgreSQL alike.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::civil::Date;
 use openevent_core::AuditEntry;
@@ -39,6 +40,8 @@ const TABLES: [&str; 9] = [
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Organizations known to exist, so a turn need not re-insert its organization.
+    known_orgs: Arc<Mutex<HashSet<String>>>,
 }
 
 impl SqlStore {
@@ -49,6 +52,7 @@ impl SqlStore {
         Ok(Self {
             pool,
             backend: url.backend(),
+            known_orgs: Arc::default(),
         })
     }
 
@@ -257,14 +261,21 @@ impl Store for SqlStore {
         let event_id = c.result.event_id.as_ref().map(|e| e.as_str());
         let mut tx = self.pool.begin().await?;
 
-        sqlx::query(
-            "INSERT INTO organizations (org_id, name, created_at) VALUES ($1, $1, $2) \
-             ON CONFLICT (org_id) DO NOTHING",
-        )
-        .bind(org)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let org_known = self
+            .known_orgs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(org);
+        if !org_known {
+            sqlx::query(
+                "INSERT INTO organizations (org_id, name, created_at) VALUES ($1, $1, $2) \
+                 ON CONFLICT (org_id) DO NOTHING",
+            )
+            .bind(org)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
 
         let inserted = sqlx::query(
             "INSERT INTO messages (org_id, message_id, direction, client_email, event_id, subject, raw, received_at, result) \
@@ -285,16 +296,18 @@ impl Store for SqlStore {
             return Err(StoreError::DuplicateMessage(c.message.message_id.clone()));
         }
 
-        sqlx::query(
-            "INSERT INTO clients (org_id, email, profile, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (org_id, email) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
-        )
-        .bind(org)
-        .bind(client)
-        .bind(to_json(c.profile))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        if c.profile_changed {
+            sqlx::query(
+                "INSERT INTO clients (org_id, email, profile, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+                 ON CONFLICT (org_id, email) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
+            )
+            .bind(org)
+            .bind(client)
+            .bind(to_json(c.profile))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
 
         if let Some(write) = c.event
             && let Err(e) = writes::write_event(&mut tx, c.org, write).await
@@ -329,6 +342,12 @@ impl Store for SqlStore {
         writes::insert_outbox(&mut tx, c.org, c.outbox, c.received_at).await?;
 
         tx.commit().await?;
+        if !org_known {
+            self.known_orgs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(org.to_owned());
+        }
         Ok(())
     }
 

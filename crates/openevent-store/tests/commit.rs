@@ -93,6 +93,7 @@ fn commit<'a>(
         raw: b"raw",
         received_at: now(),
         profile: &out.profile,
+        profile_changed: out.profile_changed,
         history: &out.history,
         event: write,
         audit: &out.audit,
