@@ -154,6 +154,22 @@ struct File {
 }
 
 /// Parses one corpus file.
+/// Every case of every `.toml` file in `dir`, files in name order.
+pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Case>, String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut cases = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        cases.extend(parse(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+    }
+    Ok(cases)
+}
+
 pub fn parse(toml_text: &str) -> Result<Vec<Case>, String> {
     let f: File = toml::from_str(toml_text).map_err(|e| e.to_string())?;
     for c in &f.case {

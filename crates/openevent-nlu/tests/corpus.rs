@@ -8,19 +8,7 @@ use openevent_nlu::report::{self, ENTITY_FIELDS, SIGNAL_NAMES};
 
 fn load() -> Vec<Case> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/nlu");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus directory")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    let mut cases = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("read corpus file");
-        let parsed = corpus::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        cases.extend(parsed);
-    }
-    cases
+    corpus::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

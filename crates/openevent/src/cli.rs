@@ -58,6 +58,10 @@ pub enum Command {
         /// The message's subject line.
         #[arg(long, default_value = "")]
         subject: String,
+        /// Instead of one message: score a labelled corpus (a directory of TOML case files,
+        /// e.g. tests/fixtures/nlu) and print per-field accuracy and the confusion matrix.
+        #[arg(long, value_name = "DIR")]
+        corpus: Option<PathBuf>,
     },
     /// Process one RFC 5322 message (a .eml file, or - for standard input) and print the turn result.
     Ingest {

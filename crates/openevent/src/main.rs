@@ -178,7 +178,14 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Venue { command } = &cli.command {
         return venue_command(command, &venue);
     }
-    if let Command::Nlu { subject } = &cli.command {
+    if let Command::Nlu {
+        corpus: Some(dir), ..
+    } = &cli.command
+    {
+        let cases = openevent_nlu::corpus::load_dir(dir).map_err(bad)?;
+        return print_out(&format!("{}\n", openevent_nlu::report::evaluate(&cases)));
+    }
+    if let Command::Nlu { subject, .. } = &cli.command {
         let mut body = String::new();
         std::io::stdin()
             .lock()

@@ -353,3 +353,20 @@ fn nlu_prints_the_understanding() {
     // Reading a message touches no database.
     assert!(!oe.db_path.exists());
 }
+
+#[test]
+fn nlu_scores_a_labelled_corpus() {
+    let oe = Oe::new();
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/nlu");
+    let out = oe.run(&["nlu", "--corpus", corpus.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("per-field exact accuracy"), "{text}");
+    assert!(text.contains("intent confusion matrix"), "{text}");
+    let missing = oe.run(&["nlu", "--corpus", "/nonexistent"]);
+    assert_eq!(missing.status.code(), Some(65));
+}
