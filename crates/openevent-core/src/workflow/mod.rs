@@ -306,10 +306,9 @@ impl<'c, 'a> Turn<'c, 'a> {
         payload: TaskPayload,
         reason: String,
     ) {
-        // A new question to the manager replaces every open one of this booking that it answers
-        // for: older drafts and decisions are stale once the conversation moved on.
+        let step = self.event.current_step;
         for t in self.ctx.pending_tasks {
-            if t.task_type != TaskType::ManualReview && !self.superseded.contains(&t.task_id) {
+            if replaces(t, task_type, &payload, step) && !self.superseded.contains(&t.task_id) {
                 self.superseded.push(t.task_id.clone());
             }
         }
@@ -347,6 +346,22 @@ impl<'c, 'a> Turn<'c, 'a> {
     pub fn produced_anything(&self) -> bool {
         !self.drafts.is_empty() || !self.tasks.is_empty() || !self.existing_tasks.is_empty()
     }
+}
+
+/// Whether a new task makes a pending one stale: the same kind of task (type and payload kind)
+/// at the same or an earlier step, or a reply that decides nothing from a step the booking has
+/// moved past. Manual reviews, decisions and unsent offers are never replaced by another kind.
+fn replaces(old: &HilTask, task_type: TaskType, payload: &TaskPayload, step: Step) -> bool {
+    let old_step = old.step.unwrap_or(Step::Intake);
+    if old.task_type == TaskType::ManualReview {
+        return false;
+    }
+    if old.task_type == task_type
+        && std::mem::discriminant(&old.payload) == std::mem::discriminant(payload)
+    {
+        return old_step <= step;
+    }
+    old.task_type == TaskType::ClientReply && old.payload == TaskPayload::None && old_step < step
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -736,3 +736,47 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn a_question_does_not_supersede_a_pending_decision() {
+    let w = World::new(false);
+    let mut b = w.booking_at_negotiation();
+    let mut yes = accept();
+    yes.entities = billing();
+    w.client(&mut b, "m2@x", yes, "We accept.", None);
+    let acceptance = b
+        .pending
+        .iter()
+        .find(|(t, _)| t.task_type == TaskType::OfferAcceptance)
+        .unwrap()
+        .0
+        .task_id
+        .clone();
+    let q = u(
+        Intent::GeneralQna,
+        Entities::default(),
+        Signals {
+            is_question: true,
+            ..Signals::default()
+        },
+    );
+    let out = w.client(&mut b, "q1@x", q, "Is there parking?", None);
+    assert_eq!(out.action, Action::QuestionAnswered);
+    assert!(
+        !out.superseded.contains(&acceptance),
+        "the acceptance decision was superseded"
+    );
+    // A second question's answer replaces the first, still unsent, answer.
+    let first_answer = out.tasks[0].task_id.clone();
+    let q = u(
+        Intent::GeneralQna,
+        Entities::default(),
+        Signals {
+            is_question: true,
+            ..Signals::default()
+        },
+    );
+    let out = w.client(&mut b, "q2@x", q, "And is there parking for buses?", None);
+    assert!(out.superseded.contains(&first_answer));
+    assert!(!out.superseded.contains(&acceptance));
+}
