@@ -153,8 +153,23 @@ pub fn decide_task(
             t.action = Some(Action::TaskApproved);
             match (&task.task_type, &task.payload) {
                 (TaskType::RoomLock, TaskPayload::RoomLock { room_id }) => {
-                    // Locking is the decision; the offer that follows tells the client.
-                    lock_room(&mut t, room_id);
+                    if room_still_free(&t, room_id) {
+                        // Locking is the decision; the offer that follows tells the client.
+                        lock_room(&mut t, room_id);
+                    } else {
+                        // Another booking took the room since it was proposed: evaluate again.
+                        let step = t.event.current_step;
+                        t.audit(
+                            AuditEntry::new(
+                                ctx.now,
+                                Actor::System,
+                                Some(step),
+                                Some(step),
+                                "room_taken_meanwhile",
+                            )
+                            .field("room_id", room_id),
+                        );
+                    }
                     run(&mut t, None)?;
                 }
                 (TaskType::ClientReply, payload) => {
@@ -259,6 +274,18 @@ pub fn decide_task(
             })
         }
     }
+}
+
+/// Whether the proposed room is still free for the booking's date and time.
+fn room_still_free(t: &Turn<'_, '_>, room_id: &crate::ids::RoomId) -> bool {
+    let (Some(room), Some(date)) = (t.ctx.venue.room(room_id), t.event.chosen_date) else {
+        return false;
+    };
+    let window = match (t.event.start_time, t.event.end_time) {
+        (Some(start), Some(end)) => Some(crate::calendar::Window { start, end }),
+        _ => None,
+    };
+    crate::calendar::is_room_free(room, date, window, t.ctx.occupancy, Some(&t.event.event_id))
 }
 
 /// Puts an approved draft in the outbox, threaded under the client's messages.

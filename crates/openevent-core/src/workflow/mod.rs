@@ -14,7 +14,7 @@
 //! | manager decision        | effect                                                  |
 //! |-------------------------|---------------------------------------------------------|
 //! | approve client_reply    | outbox email; `OfferSent` marks the offer sent          |
-//! | approve room_lock       | lock room, status `option`, go to 4 (or the caller)     |
+//! | approve room_lock       | lock room, status `option`, go to 4 (or the caller); a room taken meanwhile is evaluated again |
 //! | reject any              | task rejected with reason, thread `checking`            |
 
 mod decisions;

@@ -780,3 +780,53 @@ fn a_question_does_not_supersede_a_pending_decision() {
     assert!(out.superseded.contains(&first_answer));
     assert!(!out.superseded.contains(&acceptance));
 }
+
+#[test]
+fn a_room_taken_since_the_proposal_is_not_locked_on_approval() {
+    let mut w = World::new(false);
+    let mut b = Booking {
+        event: Event::new_lead(
+            EventId::parse("EVT-R").unwrap(),
+            ClientEmail::parse("r@example.com").unwrap(),
+            w.now,
+        ),
+        pending: Vec::new(),
+    };
+    let first = u(
+        Intent::EventRequest,
+        Entities {
+            date: Some(date(2027, 3, 17)),
+            start_time: Some(TimeOfDay::parse("09:00").unwrap()),
+            end_time: Some(TimeOfDay::parse("17:00").unwrap()),
+            participants: Some(24),
+            ..Entities::default()
+        },
+        Signals::default(),
+    );
+    let out = w.with_ctx(&b, |ctx| {
+        start(ctx, b.event.clone(), &mid("m1@x"), &first).unwrap()
+    });
+    let out = World::apply(&mut b, out);
+    let TaskPayload::RoomLock { room_id } = out.tasks[0].payload.clone() else {
+        panic!("expected a room-lock task");
+    };
+    // Meanwhile another booking takes that room for the day.
+    w.occupancy.push(Occupancy {
+        event_id: EventId::parse("OTHER").unwrap(),
+        room_id: room_id.clone(),
+        date: date(2027, 3, 17),
+        window: None,
+    });
+    let out = w.approve(&mut b, TaskType::RoomLock);
+    assert_eq!(
+        out.event.locked_room_id, None,
+        "locked a room that is taken"
+    );
+    assert_eq!(out.event.status, Status::Lead);
+    assert_eq!(out.action, Action::RoomAvailResult);
+    assert!(out.audit.iter().any(|a| a.reason == "room_taken_meanwhile"));
+    let TaskPayload::RoomLock { room_id: again } = out.tasks[0].payload.clone() else {
+        panic!("expected a new room-lock proposal");
+    };
+    assert_ne!(again, room_id);
+}
