@@ -350,11 +350,21 @@ impl<'c, 'a> Turn<'c, 'a> {
 
 /// Whether a new task makes a pending one stale: the same kind of task (type and payload kind)
 /// at the same or an earlier step, or a reply that decides nothing from a step the booking has
-/// moved past. Manual reviews, decisions and unsent offers are never replaced by another kind.
+/// moved past. Manual reviews, decisions and unsent offers are never replaced by another kind —
+/// except that a new offer version makes a pending acceptance or confirmation stale.
 fn replaces(old: &HilTask, task_type: TaskType, payload: &TaskPayload, step: Step) -> bool {
     let old_step = old.step.unwrap_or(Step::Intake);
     if old.task_type == TaskType::ManualReview {
         return false;
+    }
+    // A new offer version changes what the client accepts and what would be confirmed.
+    if matches!(payload, TaskPayload::OfferSent { .. })
+        && matches!(
+            old.task_type,
+            TaskType::OfferAcceptance | TaskType::BookingConfirmation
+        )
+    {
+        return true;
     }
     if old.task_type == task_type
         && std::mem::discriminant(&old.payload) == std::mem::discriminant(payload)

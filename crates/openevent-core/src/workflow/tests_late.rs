@@ -830,3 +830,46 @@ fn a_room_taken_since_the_proposal_is_not_locked_on_approval() {
     };
     assert_ne!(again, room_id);
 }
+
+#[test]
+fn a_new_offer_version_makes_a_pending_acceptance_stale() {
+    let w = World::new(false);
+    let mut b = w.booking_at_negotiation();
+    let mut yes = accept();
+    yes.entities = billing();
+    w.client(&mut b, "m2@x", yes, "We accept.", None);
+    let acceptance = b
+        .pending
+        .iter()
+        .find(|(t, _)| t.task_type == TaskType::OfferAcceptance)
+        .unwrap()
+        .0
+        .task_id
+        .clone();
+    let add = u(
+        Intent::EditProducts,
+        Entities {
+            products_add: vec![ProductMention {
+                product_id: ProductId::parse("projector").unwrap(),
+                quantity: None,
+            }],
+            ..Entities::default()
+        },
+        Signals {
+            is_change_request: true,
+            ..Signals::default()
+        },
+    );
+    let out = w.client(
+        &mut b,
+        "p1@x",
+        add,
+        "Oh, and please add a projector.",
+        Some(ChangeType::Products),
+    );
+    assert_eq!(out.action, Action::OfferDraftPrepared);
+    assert!(
+        out.superseded.contains(&acceptance),
+        "the acceptance of the old offer is still pending"
+    );
+}
