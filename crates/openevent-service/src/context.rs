@@ -12,8 +12,8 @@ use openevent_core::understanding::Understanding;
 use openevent_core::workflow;
 use openevent_store::{Store, StoreError, TaskFilter};
 
-use crate::Engine;
 use crate::clock::Clock;
+use crate::{Engine, EngineConfig};
 
 /// How far ahead the calendar is loaded for date proposals and site-visit slots. Bounded so that
 /// a turn reads the same amount of calendar however many bookings the database holds.
@@ -26,6 +26,30 @@ pub(crate) struct TurnData {
     pub pending: Vec<HilTask>,
     pub thread: Vec<MessageId>,
     pub client_name: Option<String>,
+}
+
+impl TurnData {
+    /// The workflow's view of this data for one turn.
+    pub fn ctx<'a>(
+        &'a self,
+        org: &'a OrgSlug,
+        config: &'a EngineConfig,
+        client_name: Option<&'a str>,
+        now: Timestamp,
+    ) -> workflow::Ctx<'a> {
+        workflow::Ctx {
+            org,
+            venue: &config.venue,
+            templates: &config.templates,
+            client_name,
+            occupancy: &self.occupancy,
+            calendar_until: self.calendar_until,
+            calendar_days: &self.calendar_days,
+            pending_tasks: &self.pending,
+            thread: &self.thread,
+            now,
+        }
+    }
 }
 
 impl<S: Store, C: Clock> Engine<S, C> {

@@ -71,18 +71,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 .turn_data(org, stored.as_ref().map(|s| &s.event), None, now)
                 .await?;
             data.pending.retain(|t| t.task_id != task.task_id);
-            let ctx = workflow::Ctx {
-                org,
-                venue: &self.config.venue,
-                templates: &self.config.templates,
-                client_name: data.client_name.as_deref(),
-                occupancy: &data.occupancy,
-                calendar_until: data.calendar_until,
-                calendar_days: &data.calendar_days,
-                pending_tasks: &data.pending,
-                thread: &data.thread,
-                now,
-            };
+            let ctx = data.ctx(org, &self.config, data.client_name.as_deref(), now);
             let decided = workflow::decide_task(
                 &ctx,
                 stored.as_ref().map(|s| s.event.clone()),

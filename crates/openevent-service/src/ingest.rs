@@ -4,7 +4,7 @@ use openevent_core::effects::TurnResult;
 use openevent_core::ids::OrgSlug;
 use openevent_core::intake::{self, IntakeInput};
 use openevent_core::message::InboundMessage;
-use openevent_core::workflow::{self, WorkflowError};
+use openevent_core::workflow::WorkflowError;
 use openevent_mail::{MailError, parse_message};
 use openevent_nlu::strip_quoted;
 use openevent_store::{EventWrite, IngestCommit, Store, StoreError};
@@ -100,18 +100,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 .clone()
                 .or_else(|| profile.as_ref().and_then(|p| p.name.clone()))
                 .or_else(|| message.from_name.clone());
-            let ctx = workflow::Ctx {
-                org,
-                venue: &self.config.venue,
-                templates: &self.config.templates,
-                client_name: name.as_deref(),
-                occupancy: &data.occupancy,
-                calendar_until: data.calendar_until,
-                calendar_days: &data.calendar_days,
-                pending_tasks: &data.pending,
-                thread: &data.thread,
-                now,
-            };
+            let ctx = data.ctx(org, &self.config, name.as_deref(), now);
             let outcome = intake::decide(IntakeInput {
                 org,
                 message,

@@ -59,18 +59,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
             }
             let now = self.clock.now();
             let data = self.turn_data(org, Some(e), None, now).await?;
-            let ctx = workflow::Ctx {
-                org,
-                venue: &self.config.venue,
-                templates: &self.config.templates,
-                client_name: data.client_name.as_deref(),
-                occupancy: &data.occupancy,
-                calendar_until: data.calendar_until,
-                calendar_days: &data.calendar_days,
-                pending_tasks: &data.pending,
-                thread: &data.thread,
-                now,
-            };
+            let ctx = data.ctx(org, &self.config, data.client_name.as_deref(), now);
             let seed = MessageId::parse(&format!("payment.{reference}@openevent.invalid"))
                 .map_err(|_| PaymentError::BadReference(reference.to_owned()))?;
             let out = workflow::on_deposit_paid(&ctx, e.clone(), &seed)?;

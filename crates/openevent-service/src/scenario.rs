@@ -128,6 +128,15 @@ fn address(from: &str) -> &str {
         .trim()
 }
 
+/// The booking the scenario follows for a sender.
+fn booking_of(bookings: &BTreeMap<String, EventId>, from: &str) -> Result<EventId, String> {
+    let who = address(from).to_lowercase();
+    bookings
+        .get(&who)
+        .cloned()
+        .ok_or_else(|| format!("{who} has no booking"))
+}
+
 fn first_lines(text: &str, n: usize) -> String {
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -394,11 +403,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                     edited_body,
                     expect,
                 } => {
-                    let who = address(from.as_deref().unwrap_or(&scenario.client)).to_lowercase();
-                    let event = bookings
-                        .get(&who)
-                        .cloned()
-                        .ok_or_else(|| fail(format!("{who} has no booking")))?;
+                    let event = booking_of(&bookings, from.as_deref().unwrap_or(&scenario.client))
+                        .map_err(&fail)?;
                     let pending = self.pending_of(org, &event, *task).await.map_err(&fail)?;
                     let report = self
                         .decide_task(
@@ -447,11 +453,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                     reason,
                     expect,
                 } => {
-                    let who = address(from.as_deref().unwrap_or(&scenario.client)).to_lowercase();
-                    let event = bookings
-                        .get(&who)
-                        .cloned()
-                        .ok_or_else(|| fail(format!("{who} has no booking")))?;
+                    let event = booking_of(&bookings, from.as_deref().unwrap_or(&scenario.client))
+                        .map_err(&fail)?;
                     let pending = self.pending_of(org, &event, *task).await.map_err(&fail)?;
                     let report = self
                         .decide_task(
@@ -478,11 +481,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                         .await?;
                 }
                 Step::DepositPaid { from, expect } => {
-                    let who = address(from.as_deref().unwrap_or(&scenario.client)).to_lowercase();
-                    let event = bookings
-                        .get(&who)
-                        .cloned()
-                        .ok_or_else(|| fail(format!("{who} has no booking")))?;
+                    let event = booking_of(&bookings, from.as_deref().unwrap_or(&scenario.client))
+                        .map_err(&fail)?;
                     let report = self
                         .deposit_paid(org, &event, &format!("pay-{number}-{n}"))
                         .await

@@ -151,6 +151,13 @@ pub fn decide_task(
                 .field("notes", &notes),
             );
             t.action = Some(Action::TaskApproved);
+            // Approving a draft sends it; a room lock is a decision, the offer after it tells the
+            // client.
+            if task.task_type != TaskType::RoomLock
+                && let Some(d) = draft
+            {
+                send(&mut t, d, edited_body.clone());
+            }
             match (&task.task_type, &task.payload) {
                 (TaskType::RoomLock, TaskPayload::RoomLock { room_id }) => {
                     if room_still_free(&t, room_id) {
@@ -173,9 +180,6 @@ pub fn decide_task(
                     run(&mut t, None)?;
                 }
                 (TaskType::ClientReply, payload) => {
-                    if let Some(d) = draft {
-                        send(&mut t, d, edited_body.clone());
-                    }
                     if let TaskPayload::OfferSent { offer_id } = payload
                         && let Some(o) = t.event.offers.iter_mut().find(|o| &o.offer_id == offer_id)
                         && o.status == OfferStatus::Draft
@@ -185,9 +189,6 @@ pub fn decide_task(
                     t.event.thread_state = ThreadState::AwaitingClient;
                 }
                 (TaskType::OfferAcceptance, TaskPayload::OfferAcceptance { offer_id }) => {
-                    if let Some(d) = draft {
-                        send(&mut t, d, edited_body.clone());
-                    }
                     if let Some(o) = t.event.offers.iter_mut().find(|o| &o.offer_id == offer_id) {
                         o.status = OfferStatus::Accepted;
                     }
@@ -206,9 +207,6 @@ pub fn decide_task(
                     run(&mut t, None)?;
                 }
                 (TaskType::BookingConfirmation, _) => {
-                    if let Some(d) = draft {
-                        send(&mut t, d, edited_body.clone());
-                    }
                     let deposit_required = t
                         .event
                         .offers
@@ -234,9 +232,6 @@ pub fn decide_task(
                     t.action = Some(Action::ConfirmationFinalized);
                 }
                 (TaskType::Cancellation, _) => {
-                    if let Some(d) = draft {
-                        send(&mut t, d, edited_body.clone());
-                    }
                     for o in &mut t.event.offers {
                         if matches!(
                             o.status,
@@ -259,11 +254,7 @@ pub fn decide_task(
                     );
                     t.action = Some(Action::BookingCancelled);
                 }
-                _ => {
-                    if let Some(d) = draft {
-                        send(&mut t, d, edited_body.clone());
-                    }
-                }
+                _ => {}
             }
             Ok(DecisionOutcome {
                 task_status: TaskStatus::Approved,
