@@ -453,12 +453,11 @@ pub fn on_message(
     change: Option<ChangeType>,
 ) -> Result<Outcome, WorkflowError> {
     let mut turn = Turn::new(ctx, event, message_id, message_id.clone(), Actor::Client);
-    if change == Some(ChangeType::Date)
-        && let Some(d) = u.entities.date
-    {
-        // The settled date is what changes: un-confirm it so Step 2 takes the new one.
+    if change == Some(ChangeType::Date) {
+        // The settled date is what changes: un-confirm it so Step 2 takes the new one, or, when
+        // the client named none, proposes dates.
         turn.event.date_confirmed = false;
-        turn.event.chosen_date = Some(d);
+        turn.event.chosen_date = u.entities.date;
     }
     capture_facts(&mut turn.event, u);
     let Some(change) = change.filter(|_| turn.event.current_step > Step::Intake) else {

@@ -873,3 +873,29 @@ fn a_new_offer_version_makes_a_pending_acceptance_stale() {
         "the acceptance of the old offer is still pending"
     );
 }
+
+#[test]
+fn moving_the_date_without_a_new_one_proposes_dates() {
+    let w = World::new(false);
+    let mut b = w.booking_at_negotiation();
+    let change = u(
+        Intent::EditDate,
+        Entities::default(),
+        Signals {
+            is_change_request: true,
+            ..Signals::default()
+        },
+    );
+    let out = w.client(
+        &mut b,
+        "d1@x",
+        change,
+        "Could we move the event to another day?",
+        Some(ChangeType::Date),
+    );
+    assert_eq!(out.action, Action::DateOptionsProposed);
+    assert_eq!(out.event.current_step, Step::DateConfirmation);
+    assert_eq!(out.event.caller_step, Some(Step::Negotiation));
+    assert!(!out.event.date_confirmed);
+    assert!(!out.event.proposed_dates.is_empty());
+}
