@@ -7,25 +7,31 @@
 use std::sync::LazyLock;
 
 use openevent_core::understanding::BillingAddress;
-use regex::Regex;
 
-static POSTAL_CITY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:(CH|D|DE|A|AT|FL|LI|F|I)\s?-\s?)?(\d{4,5})\s+(\p{Lu}[\p{L}.'’\- ]{1,40}?)\s*(?:\((\p{L}{2,12})\))?$")
-        .expect("static regex")
+use crate::text::Re;
+
+static POSTAL_CITY: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"^(?:(CH|D|DE|A|AT|FL|LI|F|I)\s?-\s?)?(\d{4,5})\s+(\p{Lu}[\p{L}.'’\- ]{1,40}?)\s*(?:\((\p{L}{2,12})\))?$",
+    )
 });
 
-static STREET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\p{L}[\p{L}.'’\- ]{2,50}\s\d{1,4}\s?[a-zA-Z]?|\d{1,4}[a-z]?,?\s+(?i:rue|avenue|av\.|chemin|ch\.|route|boulevard|bd|place|quai|allée|impasse)\b[\p{L}.'’\- ]{2,50}|(?i:via|viale|piazza|corso|calle|avenida|plaza|paseo)\s[\p{L}.'’\- ]{2,50},?\s\d{1,4}[a-zA-Z]?|(?i:postfach|case postale|casella postale)\s\d{1,6})$")
-        .expect("static regex")
+static STREET: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"^(?:\p{L}[\p{L}.'’\- ]{2,50}\s\d{1,4}\s?[a-zA-Z]?|\d{1,4}[a-z]?,?\s+(?i:rue|avenue|av\.|chemin|ch\.|route|boulevard|bd|place|quai|allée|impasse)\b[\p{L}.'’\- ]{2,50}|(?i:via|viale|piazza|corso|calle|avenida|plaza|paseo)\s[\p{L}.'’\- ]{2,50},?\s\d{1,4}[a-zA-Z]?|(?i:postfach|case postale|casella postale)\s\d{1,6})$",
+    )
 });
 
-static LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^.*\b(?:billing address|invoice address|invoicing address|address for the invoice|send the invoice to|invoice to|invoice should go to|please invoice|invoice|rechnungsadresse|rechnungsanschrift|rechnung an|rechnung bitte an|rechnung geht an|adresse de facturation|facture à|facturer à|indirizzo di fatturazione|fattura a|fatturare a|dirección de facturación|direccion de facturacion|factura a|facturar a|address|adresse|anschrift|indirizzo|dirección)\b\s*(?:is|ist|est|è|es|lautet|lautet neu|:)?\s*:?\s*")
-        .expect("static regex")
+static LABEL: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?i)^.*\b(?:billing address|invoice address|invoicing address|address for the invoice|send the invoice to|invoice to|invoice should go to|please invoice|invoice|rechnungsadresse|rechnungsanschrift|rechnung an|rechnung bitte an|rechnung geht an|adresse de facturation|facture à|facturer à|indirizzo di fatturazione|fattura a|fatturare a|dirección de facturación|direccion de facturacion|factura a|facturar a|address|adresse|anschrift|indirizzo|dirección)\b\s*(?:is|ist|est|è|es|lautet|lautet neu|:)?\s*:?\s*",
+    )
 });
 
-static ATTENTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:z\.\s?hd\.?|zhd|attn\.?|attention|c/o|à l'attention|all'attenzione|a la atención)").expect("static regex")
+static ATTENTION: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?i)^(?:z\.\s?hd\.?|zhd|attn\.?|attention|c/o|à l'attention|all'attenzione|a la atención)",
+    )
 });
 
 const COUNTRIES: &[(&str, &str)] = &[
@@ -103,7 +109,7 @@ pub fn extract(text: &str) -> Option<(BillingAddress, Vec<usize>)> {
     for k in 1..segs.len() {
         // `POSTAL_CITY` needs a digit (`\d` is within `char::is_numeric`): most segments have
         // none, and this check is far cheaper than the regex.
-        if !segs[k].1.chars().any(char::is_numeric) {
+        if !may_be_postal_city(&segs[k].1) {
             continue;
         }
         let Some(c) = POSTAL_CITY.captures(&segs[k].1) else {
@@ -159,6 +165,24 @@ pub fn extract(text: &str) -> Option<(BillingAddress, Vec<usize>)> {
         ));
     }
     None
+}
+
+/// A cheap necessary condition for `POSTAL_CITY` (whose bounded Unicode classes make a failed
+/// match expensive): the segment starts with the four digits of the postal code, or with a
+/// country prefix letter and holds four digits in a row. `char::is_numeric` is a superset of
+/// `\d`, so nothing `POSTAL_CITY` accepts is turned away.
+fn may_be_postal_city(seg: &str) -> bool {
+    match seg.chars().next() {
+        Some(c) if c.is_numeric() => seg.chars().take(4).filter(|c| c.is_numeric()).count() == 4,
+        Some('C' | 'D' | 'A' | 'F' | 'L' | 'I') => {
+            let mut run = 0;
+            seg.chars().any(|c| {
+                run = if c.is_numeric() { run + 1 } else { 0 };
+                run == 4
+            })
+        }
+        _ => false,
+    }
 }
 
 fn looks_like_name(s: &str) -> bool {

@@ -20,72 +20,72 @@ use std::sync::LazyLock;
 use openevent_core::Event;
 use openevent_core::dag::ChangeType;
 use openevent_core::understanding::Understanding;
-use regex::Regex;
 
 use crate::quotes::strip_quoted;
+use crate::text::Re;
 use crate::text::sentences;
 
-fn re(p: &str) -> Regex {
-    Regex::new(p).expect("static regex")
+fn re(p: &str) -> Re {
+    Re::new(p)
 }
 
-static REVISION: LazyLock<Regex> = LazyLock::new(|| {
+static REVISION: LazyLock<Re> = LazyLock::new(|| {
     re(
         r",\s*(?:not|nicht|pas|non|no)\b|\b(?:change|changing|changed|instead|actually|push|shift|bring forward|vorziehen|avancer|anticipare|adelantar|retrasar|move|moving|moved|postpone|reschedule|switch|swap|rather|prefer|update|updated|increase|decrease|reduce|modify|amend|correct|correction|new|now|add|remove|drop|without|no longer|what about|how about|could we do|can we do|verschieben|verlegen|stattdessen|statt|anstatt|doch lieber|doch|lieber|ändern|änderung|anpassen|korrigieren|erhöhen|reduzieren|neu|neue|neuen|nun|jetzt|wechseln|tauschen|hinzufügen|streichen|ohne|plutôt|au lieu de|changer|modifier|déplacer|reporter|décaler|nouvelle|nouveau|ajouter|retirer|supprimer|maintenant|invece|cambiare|spostare|rinviare|modificare|nuova|nuovo|aggiungere|togliere|ora|en lugar de|en vez de|cambiar|mover|aplazar|modificar|nueva|nuevo|añadir|quitar|ahora|mejor)\b",
     )
 });
 
-static STRONG: LazyLock<Regex> = LazyLock::new(|| {
+static STRONG: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:change|instead|actually|move|postpone|reschedule|switch|rather|later|earlier|another|different|modify|amend|verschieben|verlegen|stattdessen|doch lieber|lieber|ändern|später|früher|anderen|anderes|plutôt|au lieu de|changer|modifier|déplacer|reporter|décaler|plus tard|autre|invece|cambiare|spostare|rinviare|più tardi|altro|altra|en lugar de|en vez de|cambiar|mover|aplazar|más tarde|otro|otra)\b",
     )
 });
 
-static DATE_REF: LazyLock<Regex> = LazyLock::new(|| {
+static DATE_REF: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:that date|the date|this date|our date|another date|a different date|another day|das datum|den termin|einen anderen termin|ein anderes datum|la date|une autre date|la data|un'altra data|la fecha|otra fecha|otro día)\b",
     )
 });
 
-static ROOM_SIZE_REF: LazyLock<Regex> = LazyLock::new(|| {
+static ROOM_SIZE_REF: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:another room|a different room|(?:a )?(?:bigger|larger|smaller) room|einen anderen raum|einen (?:grösseren|größeren|kleineren) raum|une autre salle|une salle plus (?:grande|petite)|un'altra sala|una sala più (?:grande|piccola)|otra sala|una sala más (?:grande|pequeña))\b",
     )
 });
 
-static PRODUCT_CUE: LazyLock<Regex> = LazyLock::new(|| {
+static PRODUCT_CUE: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:like|want|need|also|please|could we|can we|können wir|könnten wir|dazu|zusätzlich|auch noch|brauchen|möchten|hätten gerne|bitte|voudrions|souhaitons|aimerions|merci de|vorremmo|vorrei|per favore|quisiéramos|necesitamos|queremos|por favor)\b",
     )
 });
 
-static ROOM_REF: LazyLock<Regex> = LazyLock::new(|| {
+static ROOM_REF: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:the room|another room|a different room|a bigger room|a larger room|a smaller room|bigger room|larger room|smaller room|den raum|einen anderen raum|einen grösseren raum|einen größeren raum|einen kleineren raum|la salle|une autre salle|une salle plus grande|la sala|un'altra sala|una sala più grande|otra sala|una sala más grande)\b",
     )
 });
 
-static REQ_REF: LazyLock<Regex> = LazyLock::new(|| {
+static REQ_REF: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:number of (?:participants|guests|people|attendees)|headcount|head count|guest count|the layout|the seating|the setup|the times?|start time|end time|teilnehmerzahl|personenzahl|anzahl (?:personen|gäste|teilnehmende)|bestuhlung|uhrzeit|zeiten|beginn|le nombre de (?:personnes|participants)|la disposition|l'horaire|les horaires|il numero di (?:persone|partecipanti)|la disposizione|l'orario|el número de (?:personas|invitados)|la disposición|el horario|dietary|allerg|vegan|wheelchair|accessib|rollstuhl)",
     )
 });
 
-static DEPOSIT: LazyLock<Regex> = LazyLock::new(|| {
+static DEPOSIT: LazyLock<Re> = LazyLock::new(|| {
     re(r"\b(?:deposit|down payment|anzahlung|acompte|acconto|caparra|depósito|anticipo)\b")
 });
 
-static VISIT: LazyLock<Regex> = LazyLock::new(|| {
+static VISIT: LazyLock<Re> = LazyLock::new(|| {
     re(r"\b(?:site visit|viewing|visit|besichtigung|besichtigen|visite|sopralluogo|visita)\b")
 });
 
-static COMMERCIAL: LazyLock<Regex> = LazyLock::new(|| {
+static COMMERCIAL: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:price|pricing|discount|budget|cheaper|rate|total|rabatt|preis|budget|günstiger|prix|remise|réduction|tarif|prezzo|sconto|precio|descuento|presupuesto)\b",
     )
 });
 
-static CLIENT_REF: LazyLock<Regex> = LazyLock::new(|| {
+static CLIENT_REF: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:billing address|invoice address|our address|company name|contact person|phone number|rechnungsadresse|adresse|firmenname|ansprechperson|telefonnummer|adresse de facturation|indirizzo|dirección)\b",
     )
@@ -113,8 +113,8 @@ pub fn detect_change_type(event: &Event, u: &Understanding, text: &str) -> Optio
         let asked = products && PRODUCT_CUE.is_match(&lower) || !e.products_remove.is_empty();
         return asked.then_some(ChangeType::Products);
     }
-    let in_revision = |r: &Regex| revision_sentences.iter().any(|s| r.is_match(s));
-    let in_strong = |r: &Regex| {
+    let in_revision = |r: &Re| revision_sentences.iter().any(|s| r.is_match(s));
+    let in_strong = |r: &Re| {
         revision_sentences
             .iter()
             .any(|s| r.is_match(s) && STRONG.is_match(s))

@@ -4,21 +4,25 @@
 use std::sync::LazyLock;
 
 use openevent_core::understanding::Contact;
-use regex::Regex;
 
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+|\b00)\s?\d{2,3}\s?(?:\(0\)\s?)?\d[\d \-/.]{5,15}\d\b|\b0\d{2}[ \-/.]?\d{3}[ \-.]?\d{2}[ \-.]?\d{2}\b")
-        .expect("static regex")
+use crate::text::Re;
+
+static PHONE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:\+|\b00)\s?\d{2,3}\s?(?:\(0\)\s?)?\d[\d \-/.]{5,15}\d\b|\b0\d{2}[ \-/.]?\d{3}[ \-.]?\d{2}[ \-.]?\d{2}\b",
+    )
 });
 
-static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:with best regards|with kind regards|thanks a lot|thanks so much|best regards|kind regards|warm regards|many thanks|thanks in advance|thanks again|thank you|regards|best wishes|greetings|best|cheers|thanks|thx|thank you very much|sincerely|yours sincerely|mit freundlichen grüssen|mit freundlichen grüßen|freundliche grüsse|freundliche grüße|beste grüsse|beste grüße|liebe grüsse|liebe grüße|viele grüsse|viele grüße|herzliche grüsse|herzliche grüße|gruss|gruß|grüsse|grüße|lg|mfg|danke und gruss|vielen dank|besten dank|danke|cordialement|bien cordialement|meilleures salutations|bien à vous|salutations|merci d'avance|merci|cordiali saluti|distinti saluti|saluti|un saluto|grazie mille|grazie|saludos cordiales|un saludo|saludos|atentamente|muchas gracias|gracias|besos|baci|bises|bisous)\b[\s,.!]*(.*)$")
-        .expect("static regex")
+static CLOSING: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?i)^\s*(?:with best regards|with kind regards|thanks a lot|thanks so much|best regards|kind regards|warm regards|many thanks|thanks in advance|thanks again|thank you|regards|best wishes|greetings|best|cheers|thanks|thx|thank you very much|sincerely|yours sincerely|mit freundlichen grüssen|mit freundlichen grüßen|freundliche grüsse|freundliche grüße|beste grüsse|beste grüße|liebe grüsse|liebe grüße|viele grüsse|viele grüße|herzliche grüsse|herzliche grüße|gruss|gruß|grüsse|grüße|lg|mfg|danke und gruss|vielen dank|besten dank|danke|cordialement|bien cordialement|meilleures salutations|bien à vous|salutations|merci d'avance|merci|cordiali saluti|distinti saluti|saluti|un saluto|grazie mille|grazie|saludos cordiales|un saludo|saludos|atentamente|muchas gracias|gracias|besos|baci|bises|bisous)\b[\s,.!]*(.*)$",
+    )
 });
 
-static LEGAL_FORM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:AG|GmbH|SA|Sàrl|Sarl|Ltd|LLC|Inc|S\.r\.l|Srl|SpA|S\.p\.A|S\.L|SL|KG|e\.V|plc|Genossenschaft|Stiftung|Foundation|Verein|Association|Group|Partners|& Co)\b\.?")
-        .expect("static regex")
+static LEGAL_FORM: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:AG|GmbH|SA|Sàrl|Sarl|Ltd|LLC|Inc|S\.r\.l|Srl|SpA|S\.p\.A|S\.L|SL|KG|e\.V|plc|Genossenschaft|Stiftung|Foundation|Verein|Association|Group|Partners|& Co)\b\.?",
+    )
 });
 
 /// A phone number in E.164 where the country is known (+…, 00…, or a Swiss 0XX number).

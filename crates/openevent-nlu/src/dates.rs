@@ -16,9 +16,9 @@ use std::sync::LazyLock;
 
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
-use regex::{Captures, Regex};
+use regex::Captures;
 
-use crate::text::{mask, number_word};
+use crate::text::{Re, mask, number_word};
 
 const MONTHS: &[(&str, i8)] = &[
     ("january", 1),
@@ -143,21 +143,19 @@ const WEEKDAYS: &[(&str, Weekday)] = &[
 static WEEKDAY_ALT: LazyLock<String> = LazyLock::new(|| alternation(WEEKDAYS.iter().map(|w| w.0)));
 
 /// "a Friday in March", "einen Freitag im März", "un vendredi en mars", "un venerdì a marzo".
-static WEEKDAY_IN_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static WEEKDAY_IN_MONTH: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b({})s?\b[^.\n]{{0,20}}?\b(?:in|im|en|a|de|di|of|during)\s+({})\b",
         *WEEKDAY_ALT, *MONTH_ALT
     ))
-    .expect("static regex")
 });
 
 /// "sometime in June", "im Juni", "en juin", "a giugno", "en junio".
-static IN_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static IN_MONTH: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(?:in|im|en|a|di|de|during|anfang|mitte|ende|early|mid|late)\s+({})\b(?:\s*(\d{{4}}))?",
         *MONTH_ALT
     ))
-    .expect("static regex")
 });
 
 /// A wish about the date when no date was named. Reads text whose dates were already masked.
@@ -200,73 +198,71 @@ static MONTH_ALT: LazyLock<String> = LazyLock::new(|| alternation(MONTHS.iter().
 const ORD: &str = r"(?:st|nd|rd|th|\.|er|º|°)?";
 const RANGE_SEP: &str = r"\s*(?:-|–|—|to|till|until|bis|au|al|a|y|and|und|et|e)\s*";
 
-static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static DAY_MONTH: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(?:the\s+)?(\d{{1,2}}){ORD}(?:{RANGE_SEP}(?:the\s+)?(\d{{1,2}}){ORD})?\s*(?:de\s+|of\s+)?({m})\b\.?(?:,?\s*(?:de\s+|del\s+)?(\d{{4}})\b)?",
         m = *MONTH_ALT
     ))
-    .expect("static regex")
 });
 
-static ALT_DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static ALT_DAY_MONTH: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(\d{{1,2}}){ORD}\s*(?:or|oder|ou|o|/)\s*(?:the\s+)?\d{{1,2}}{ORD}\s*(?:de\s+|of\s+)?({m})\b\.?(?:,?\s*(?:de\s+|del\s+)?(\d{{4}})\b)?",
         m = *MONTH_ALT
     ))
-    .expect("static regex")
 });
 
-static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static MONTH_DAY: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b({m})\b\.?\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s*(?:-|–|to|and)\s*(\d{{1,2}})(?:st|nd|rd|th)?)?\b(?:,?\s*(\d{{4}})\b)?",
         m = *MONTH_ALT
     ))
-    .expect("static regex")
 });
 
-static NUMERIC_RANGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,2})\.?\s*(?:-|–|—|bis)\s*(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})?")
-        .expect("static regex")
+static NUMERIC_RANGE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(r"\b(\d{1,2})\.?\s*(?:-|–|—|bis)\s*(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})?")
 });
 
-static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,2})([./])(\d{1,2})[./](\d{4}|\d{2})?").expect("static regex")
+static NUMERIC: LazyLock<Re> =
+    LazyLock::new(|| Re::new(r"\b(\d{1,2})([./])(\d{1,2})[./](\d{4}|\d{2})?"));
+
+static ISO: LazyLock<Re> = LazyLock::new(|| Re::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"));
+
+static RELATIVE_DAY: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:day after tomorrow|übermorgen|après-demain|apres-demain|dopodomani|pasado mañana|tomorrow|morgen|demain|domani|mañana)\b",
+    )
 });
 
-static ISO: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b").expect("static regex"));
-
-static RELATIVE_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:day after tomorrow|übermorgen|après-demain|apres-demain|dopodomani|pasado mañana|tomorrow|morgen|demain|domani|mañana)\b")
-        .expect("static regex")
+static IN_N: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:in|dans|tra|fra|en)\s+(\d{1,2}|[a-zäöüéè]+)\s+(days?|weeks?|tagen|tage|wochen|woche|jours?|semaines?|giorni|settimane?|días|dias|semanas?)\b",
+    )
 });
 
-static IN_N: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:in|dans|tra|fra|en)\s+(\d{1,2}|[a-zäöüéè]+)\s+(days?|weeks?|tagen|tage|wochen|woche|jours?|semaines?|giorni|settimane?|días|dias|semanas?)\b")
-        .expect("static regex")
-});
-
-static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static WEEKDAY: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(on|next|this|coming|this coming|am|nächsten|nächster|kommenden|diesen|diesem|le|ce|il|questo|el|este|el próximo|el proximo|il prossimo)\s+({w})\b(\s+(?:prochain|prossimo|next week|nächste woche))?",
         w = alternation(WEEKDAYS.iter().map(|w| w.0))
     ))
-    .expect("static regex")
 });
 
-static PAYMENT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:paid|pay|payment|transferred|transfer|deposit|invoice|bezahlt|bezahlen|zahlung|einbezahlt|überwiesen|überweisung|anzahlung|rechnung|payé|payée|réglé|versé|virement|paiement|acompte|facture|pagato|pagamento|bonifico|versato|acconto|fattura|pagado|pago|transferencia|depósito|anticipo|factura|offer from|offerte vom|angebot vom|valid until|gültig bis)\b")
-        .expect("static regex")
+static PAYMENT_WORDS: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:paid|pay|payment|transferred|transfer|deposit|invoice|bezahlt|bezahlen|zahlung|einbezahlt|überwiesen|überweisung|anzahlung|rechnung|payé|payée|réglé|versé|virement|paiement|acompte|facture|pagato|pagamento|bonifico|versato|acconto|fattura|pagado|pago|transferencia|depósito|anticipo|factura|offer from|offerte vom|angebot vom|valid until|gültig bis)\b",
+    )
 });
 
-static VISIT_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:site visit|viewing|visit|come by|see the rooms?|see the space|look at the rooms?|in person|besichtigung|besichtigen|vorbeikommen|visite|visiter|sopralluogo|visitare|visita|visitar)\b")
-        .expect("static regex")
+static VISIT_WORDS: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:site visit|viewing|visit|come by|see the rooms?|see the space|look at the rooms?|in person|besichtigung|besichtigen|vorbeikommen|visite|visiter|sopralluogo|visitare|visita|visitar)\b",
+    )
 });
 
-static OLD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:instead of|rather than|not on|not the|statt|anstatt|anstelle|nicht am|nicht den|au lieu du|au lieu de|pas le|invece del|invece di|non il|en lugar del|en vez del|no el|from|vom|von|du|dal|del)\s*(?:the\s+|dem\s+|den\s+|le\s+|il\s+|el\s+)?$")
-        .expect("static regex")
+static OLD_MARKER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:instead of|rather than|not on|not the|statt|anstatt|anstelle|nicht am|nicht den|au lieu du|au lieu de|pas le|invece del|invece di|non il|en lugar del|en vez del|no el|from|vom|von|du|dal|del)\s*(?:the\s+|dem\s+|den\s+|le\s+|il\s+|el\s+)?$",
+    )
 });
 
 #[derive(Debug, Clone, Copy)]
@@ -282,58 +278,71 @@ struct Hit {
 pub fn extract(lower: &mut String, today: Date) -> (Option<Date>, Option<Date>) {
     let mut hits: Vec<Hit> = Vec::new();
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    scan(lower, &NUMERIC_RANGE, &mut spans, &mut hits, |c| {
-        let y = year(c.get(4).map(|m| m.as_str()));
-        let m = num(c, 3)?;
-        let (d1, d2) = (num(c, 1)?, num(c, 2)?);
-        range(y, m, d1, d2, today)
-    });
-    scan(lower, &ALT_DAY_MONTH, &mut spans, &mut hits, |c| {
-        let m = month(c.get(2)?.as_str())?;
-        let y = year(c.get(3).map(|m| m.as_str()));
-        Some((civil(y, m, num(c, 1)?, today)?, None))
-    });
-    scan(lower, &DAY_MONTH, &mut spans, &mut hits, |c| {
-        let m = month(c.get(3)?.as_str())?;
-        let y = year(c.get(4).map(|m| m.as_str()));
-        match c.get(2) {
-            Some(d2) => range(y, m, num(c, 1)?, d2.as_str().parse().ok()?, today),
-            None => Some((civil(y, m, num(c, 1)?, today)?, None)),
-        }
-    });
-    scan(lower, &MONTH_DAY, &mut spans, &mut hits, |c| {
-        let m = month(c.get(1)?.as_str())?;
-        let y = year(c.get(4).map(|m| m.as_str()));
-        match c.get(3) {
-            Some(d2) => range(y, m, num(c, 2)?, d2.as_str().parse().ok()?, today),
-            None => Some((civil(y, m, num(c, 2)?, today)?, None)),
-        }
-    });
-    scan(lower, &ISO, &mut spans, &mut hits, |c| {
-        let y: i16 = c.get(1)?.as_str().parse().ok()?;
-        Some((Date::new(y, num(c, 2)?, num(c, 3)?).ok()?, None))
-    });
-    scan(lower, &NUMERIC, &mut spans, &mut hits, |c| {
-        // "17/03" without a year is more often a fraction or a ratio than a date.
-        if c.get(2)?.as_str() == "/" && c.get(4).is_none() {
-            return None;
-        }
-        let whole = c.get(0)?;
-        if whole.as_str().ends_with('.') && c.get(4).is_none() {
-            // "17.3." needs its closing dot; "4.5" alone is a number.
-        } else if c.get(4).is_none() {
-            return None;
-        }
-        Some((
-            civil(
-                year(c.get(4).map(|m| m.as_str())),
-                num(c, 3)?,
-                num(c, 1)?,
-                today,
-            )?,
-            None,
-        ))
-    });
+    let seps = DigitSeparators::of(lower);
+    if seps.dot {
+        scan(lower, &NUMERIC_RANGE, &mut spans, &mut hits, |c| {
+            let y = year(c.get(4).map(|m| m.as_str()));
+            let m = num(c, 3)?;
+            let (d1, d2) = (num(c, 1)?, num(c, 2)?);
+            range(y, m, d1, d2, today)
+        });
+    }
+    if seps.digit {
+        scan(lower, &ALT_DAY_MONTH, &mut spans, &mut hits, |c| {
+            let m = month(c.get(2)?.as_str())?;
+            let y = year(c.get(3).map(|m| m.as_str()));
+            Some((civil(y, m, num(c, 1)?, today)?, None))
+        });
+    }
+    if seps.digit {
+        scan(lower, &DAY_MONTH, &mut spans, &mut hits, |c| {
+            let m = month(c.get(3)?.as_str())?;
+            let y = year(c.get(4).map(|m| m.as_str()));
+            match c.get(2) {
+                Some(d2) => range(y, m, num(c, 1)?, d2.as_str().parse().ok()?, today),
+                None => Some((civil(y, m, num(c, 1)?, today)?, None)),
+            }
+        });
+    }
+    if seps.digit {
+        scan(lower, &MONTH_DAY, &mut spans, &mut hits, |c| {
+            let m = month(c.get(1)?.as_str())?;
+            let y = year(c.get(4).map(|m| m.as_str()));
+            match c.get(3) {
+                Some(d2) => range(y, m, num(c, 2)?, d2.as_str().parse().ok()?, today),
+                None => Some((civil(y, m, num(c, 2)?, today)?, None)),
+            }
+        });
+    }
+    if seps.dash {
+        scan(lower, &ISO, &mut spans, &mut hits, |c| {
+            let y: i16 = c.get(1)?.as_str().parse().ok()?;
+            Some((Date::new(y, num(c, 2)?, num(c, 3)?).ok()?, None))
+        });
+    }
+    if seps.dot || seps.slash {
+        scan(lower, &NUMERIC, &mut spans, &mut hits, |c| {
+            // "17/03" without a year is more often a fraction or a ratio than a date.
+            if c.get(2)?.as_str() == "/" && c.get(4).is_none() {
+                return None;
+            }
+            let whole = c.get(0)?;
+            if whole.as_str().ends_with('.') && c.get(4).is_none() {
+                // "17.3." needs its closing dot; "4.5" alone is a number.
+            } else if c.get(4).is_none() {
+                return None;
+            }
+            Some((
+                civil(
+                    year(c.get(4).map(|m| m.as_str())),
+                    num(c, 3)?,
+                    num(c, 1)?,
+                    today,
+                )?,
+                None,
+            ))
+        });
+    }
     let explicit_count = hits.len();
     scan(lower, &RELATIVE_DAY, &mut spans, &mut hits, |c| {
         let m = c.get(0)?;
@@ -389,11 +398,53 @@ pub fn extract(lower: &mut String, today: Date) -> (Option<Date>, Option<Date>) 
     }
 }
 
+/// Whether the text has a digit, and which of `.`, `/`, `-` occur between two digits. The numeric patterns need one of them
+/// ("17.03.", "17/03/", "2026-03-"), so a pass is skipped when its separator never occurs.
+/// Only decided on ASCII text (where `\d` is `[0-9]`); otherwise every pass runs. Computed
+/// before any masking: masking only removes digits, so this is a superset.
+struct DigitSeparators {
+    /// Any digit: every explicit-date pattern needs one.
+    digit: bool,
+    dot: bool,
+    slash: bool,
+    dash: bool,
+}
+
+impl DigitSeparators {
+    fn of(text: &str) -> Self {
+        if !text.is_ascii() {
+            return Self {
+                digit: true,
+                dot: true,
+                slash: true,
+                dash: true,
+            };
+        }
+        let mut seps = Self {
+            digit: text.bytes().any(|b| b.is_ascii_digit()),
+            dot: false,
+            slash: false,
+            dash: false,
+        };
+        for w in text.as_bytes().windows(3) {
+            if w[0].is_ascii_digit() && w[2].is_ascii_digit() {
+                match w[1] {
+                    b'.' => seps.dot = true,
+                    b'/' => seps.slash = true,
+                    b'-' => seps.dash = true,
+                    _ => {}
+                }
+            }
+        }
+        seps
+    }
+}
+
 /// Runs one pattern over the (partly masked) text, records the dates that are event dates,
 /// and queues every matched span for masking.
 fn scan(
     lower: &mut String,
-    re: &Regex,
+    re: &Re,
     spans: &mut Vec<(usize, usize)>,
     hits: &mut Vec<Hit>,
     parse: impl Fn(&Captures<'_>) -> Option<(Date, Option<Date>)>,

@@ -23,64 +23,64 @@ use std::sync::LazyLock;
 use openevent_core::Event;
 use openevent_core::dag::ChangeType;
 use openevent_core::understanding::{Entities, Intent};
-use regex::Regex;
 
 use crate::signals::Read;
+use crate::text::Re;
 use crate::text::sentences;
 
-fn re(p: &str) -> Regex {
-    Regex::new(p).expect("static regex")
+fn re(p: &str) -> Re {
+    Re::new(p)
 }
 
-static NOISE: LazyLock<Regex> = LazyLock::new(|| {
+static NOISE: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:out of office|out of the office|automatic reply|auto-reply|autoreply|abwesenheitsnotiz|abwesenheit|automatische antwort|bin ich abwesend|réponse automatique|absent du bureau|risposta automatica|fuori ufficio|respuesta automática|fuera de la oficina|unsubscribe|newsletter|abmelden|se désabonner|désinscrire|disiscriviti|darse de baja|delivery status notification|undeliverable|mailer-daemon|seo|backlinks|search engine|google ranking|crypto|bitcoin|lottery|you have won|inheritance|viagra|web design services|increase your traffic|job application|application for the position|bewerbung|stelle als|candidature|candidatura|solicitud de empleo|webinar invitation|special offer for you|limited time offer|verify your account|password expires|invoice attached for payment)\b",
     )
 });
 
-static DEPOSIT_NOUN: LazyLock<Regex> = LazyLock::new(|| {
+static DEPOSIT_NOUN: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:deposit|down payment|payment|invoice|anzahlung|zahlung|rechnung|betrag|acompte|paiement|facture|montant|acconto|caparra|pagamento|fattura|importo|depósito|anticipo|pago|factura|importe|transfer|überweisung|virement|bonifico|transferencia)",
     )
 });
 
-static PAID_VERB: LazyLock<Regex> = LazyLock::new(|| {
+static PAID_VERB: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:paid|transferred|wired|sent|settled|made the|been made|was made|bezahlt|überwiesen|einbezahlt|beglichen|getätigt|veranlasst|payé|payée|versé|viré|réglé|effectué|erfolgt|pagato|versato|bonificato|saldato|effettuato|pagado|transferido|abonado|realizado|hecho la|enviado)\b",
     )
 });
 
-static STRICT_PAID: LazyLock<Regex> = LazyLock::new(|| {
+static STRICT_PAID: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:(?:have|has|had|already|just) (?:been )?(?:paid|transferred)|bezahlt|überwiesen|einbezahlt|(?:avons|a|déjà) (?:payé|versé|viré)|(?:abbiamo|già|appena) (?:pagato|versato|bonificato)|(?:hemos|ya) (?:pagado|transferido))\b",
     )
 });
 
-static WE_DID: LazyLock<Regex> = LazyLock::new(|| {
+static WE_DID: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:we have|we've|we|i have|i've|haben wir|wir haben|habe ich|ich habe|nous avons|j'ai|abbiamo|ho|hemos|he)\b",
     )
 });
 
-static SITE_VISIT: LazyLock<Regex> = LazyLock::new(|| {
+static SITE_VISIT: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:site visit|viewing|visit the (?:venue|rooms?|location|space|atelier)|visit you|come by|come and see|come over|see the (?:rooms?|venue|space|location)|look at the rooms?|tour of|besichtigung|besichtigen|vorbeikommen|anschauen|ansehen|visite|visiter|venir voir|sopralluogo|visitare|vedere la sala|vedere gli spazi|visita|visitar|ver la sala|ver el espacio)\b",
     )
 });
 
-static COUNTER: LazyLock<Regex> = LazyLock::new(|| {
+static COUNTER: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:discount|rabatt|remise|réduction|sconto|descuento|too expensive|too high|too pricey|zu teuer|zu hoch|trop cher|trop élevé|troppo caro|troppo alto|troppo costoso|demasiado caro|demasiado alto|muy caro|lower the price|reduce the price|better price|best price|cheaper|günstiger|preisnachlass|entgegenkommen|meilleur prix|moins cher|prezzo migliore|più economico|mejor precio|más barato|our budget|unser budget|notre budget|il nostro budget|nuestro presupuesto|budget is|can you do|could you do|would you accept|würden sie|match (?:the|their|a) (?:offer|price)|competitor|konkurrenz|concurrent|concorrente|competencia|final price|letztes angebot|preis scheint|eher hoch|ziemlich hoch|dernière offre|ultima offerta|última oferta|better rate|lower rate|special rate|reduced rate|except the price|final offer|budgeted|seems (?:quite |very |rather )?(?:high|expensive|steep)|letzter preis|prix final|prezzo finale|precio final|negotiat|verhandel|négoci|negozi|negoci|i offer|we offer|we can pay|we could pay|wir bieten|nous proposons|offriamo|ofrecemos|deal\?)",
     )
 });
 
-static OFFER_WORD: LazyLock<Regex> = LazyLock::new(|| {
+static OFFER_WORD: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:offer|quote|quotation|proposal|angebot|offerte|offre|devis|proposition|offerta|preventivo|proposta|oferta|presupuesto|propuesta)\b",
     )
 });
 
-static BOOK_WORD: LazyLock<Regex> = LazyLock::new(|| {
+static BOOK_WORD: LazyLock<Re> = LazyLock::new(|| {
     re(
         r"\b(?:book|booking|reserve|reservation|inquiry|enquiry|availability|available|venue|event|host|hold|buchen|buchung|reservieren|reservierung|anfrage|offerte|verfügbar|verfügbarkeit|veranstaltung|anlass|durchführen|réserver|réservation|demande|devis|disponible|disponibilité|événement|organiser|prenotare|prenotazione|richiesta|preventivo|disponibilità|evento|organizzare|reservar|reserva|solicitud|presupuesto|disponibilidad|organizar)\b",
     )

@@ -272,10 +272,12 @@ pub fn detect(lower: &str) -> Language {
         if w.starts_with("l'") || w.starts_with("d'") || w.starts_with("qu'") {
             scores[2] += 1;
         }
-        if w.contains('ß') || w.ends_with("ung") || w.ends_with("chen") {
+        // 'ß', 'ñ' and "ción" are not ASCII: only a non-ASCII word can hold them.
+        let ascii = w.is_ascii();
+        if (!ascii && w.contains('ß')) || w.ends_with("ung") || w.ends_with("chen") {
             scores[1] += 1;
         }
-        if w.contains('ñ') || w.ends_with("ción") {
+        if !ascii && (w.contains('ñ') || w.ends_with("ción")) {
             scores[4] += 2;
         }
         if w.ends_with("zione") || w.ends_with("zioni") {

@@ -31,7 +31,8 @@ use std::sync::LazyLock;
 
 use openevent_core::Event;
 use openevent_core::understanding::{Confidence, Entities, Signals, Understanding};
-use regex::Regex;
+
+use crate::text::Re;
 
 pub use change::detect_change_type;
 pub use lexicon::atelier_lexicon;
@@ -47,9 +48,10 @@ pub struct NluContext<'a> {
     pub event: Option<&'a Event>,
 }
 
-static PRICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\b(?:chf|eur|usd|gbp|sfr|fr\.)|[€$£])\s*\d[\d'’.,]*(?:\s*(?:\.-|\.–|-|k)\b)?|\b\d[\d'’.,]*\s*(?:chf|eur|euro|euros|franken|francs|franchi|francos|fr\.|€|%|k\b|prozent|percent|pour cent|per cento|por ciento)")
-        .expect("static regex")
+static PRICE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:\b(?:chf|eur|usd|gbp|sfr|fr\.)|[€$£])\s*\d[\d'’.,]*(?:\s*(?:\.-|\.–|-|k)\b)?|\b\d[\d'’.,]*\s*(?:chf|eur|euro|euros|franken|francs|franchi|francos|fr\.|€|%|k\b|prozent|percent|pour cent|per cento|por ciento)",
+    )
 });
 
 /// Reads one message. `subject` and `body` as received; `now` is the processing instant.

@@ -6,8 +6,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
-
+use crate::text::Re;
 use crate::text::number_word;
 
 const PEOPLE: &str = r"(?:people|persons?|pers\.?|ppl|guests|participants|attendees|pax|delegates|colleagues|employees|staff|adults|visitors|members|personen|gäste|gästen|gaeste|besucher|besuchern|besucherinnen|mitglieder|mitgliedern|teilnehmern|leuten|teilnehmenden|teilnehmende|teilnehmer|teilnehmerinnen|leute|mitarbeitenden|mitarbeitende|mitarbeiter|mitarbeiterinnen|kollegen|kolleginnen|erwachsene|personnes|invités|convives|collaborateurs|collègues|persone|ospiti|partecipanti|invitati|colleghi|dipendenti|personas|invitados|asistentes|participantes|colaboradores|empleados|comensales|coperti)\b";
@@ -16,47 +15,46 @@ const NUMBER_WORDS: &str = "two|three|four|five|six|seven|eight|nine|ten|eleven|
 
 const APPROX: &str = r"(?:(?:ca\.?|circa|approx\.?|approximately|about|around|roughly|up to|max\.?|maximum|rund|etwa|ungefähr|bis zu|environ|près de|jusqu'à|quasi|unos|unas|aproximadamente|alrededor de|~)\s*)?";
 
-static COUNT_THEN_PEOPLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static COUNT_THEN_PEOPLE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b{APPROX}(\d{{1,4}}|{NUMBER_WORDS})\b(?:\s*(?:-|–|\bto\b|\bbis\b|\bà\b|\ba\b|\bor\b|\boder\b|\bou\b|\bo\b|\band\b|\bund\b|\bet\b|\be\b|\by\b)\s*(\d{{1,4}}))?\s+([a-zäöüéèàíóúñ-]+\s+)?{PEOPLE}"
     ))
-    .expect("static regex")
 });
 
-static GROUP_OF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static GROUP_OF: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(?:party|group|groupe|gruppe|gruppo|grupo|table|tisch|team)\s+(?:of|von|de|di|für|for|pour|per|para)\s+{APPROX}(\d{{1,4}})\b"
     ))
-    .expect("static regex")
 });
 
-static WE_ARE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static WE_ARE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(?:we are|we'll be|we will be|we're|there will be|we expect|expecting|wir sind|wir werden|wir wären|wir erwarten|es werden|es kommen|nous serons|nous serions|nous sommes|on sera|on serait|saremmo|seríamos|saremo|siamo|seremo|seremos|somos|vamos a ser|esperamos)\s+(?:(?:now|jetzt|nun|neu|maintenant|ora|ahora|übrigens|by the way|actually|d'ailleurs|comunque|por cierto|insgesamt|in total)\s+)?{APPROX}(\d{{1,4}})\b\s*([a-zäöüéèàíóúñ%]*)"
     ))
-    .expect("static regex")
 });
 
-static FOR_N: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static FOR_N: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(?:for|für|pour|per|para)\s+{APPROX}(\d{{1,4}})(?:\s*(?:-|–|to|bis)\s*(\d{{1,4}}))?\s*(?:[.,;!?)]|$|\s+(?:on|am|le|il|el|in|im|at|um|from|von|with|mit|and|und|et|e|y|next|nächst|this|tonight|today|dieses|diesen|ce|questo|este|around|at|um|à|alle|a las|\n))"
     ))
-    .expect("static regex")
 });
 
-static DIETARY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:are|is|have|has|sind|haben|sont|ont|sono|hanno|son|tienen|need|brauchen)\b.{0,20}(?:vegan|vegetari|végétarien|allerg|gluten|lactose|laktose|halal|kosher|koscher|intoleran|unverträglich|wheelchair|rollstuhl)")
-        .expect("static regex")
+static DIETARY_AFTER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"^\s*(?:are|is|have|has|sind|haben|sont|ont|sono|hanno|son|tienen|need|brauchen)\b.{0,20}(?:vegan|vegetari|végétarien|allerg|gluten|lactose|laktose|halal|kosher|koscher|intoleran|unverträglich|wheelchair|rollstuhl)",
+    )
 });
 
-static NUMBER_OF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:number of (?:participants|guests|people|attendees)|headcount|head count|guest count|teilnehmerzahl|personenzahl|anzahl (?:der )?(?:personen|gäste|teilnehmenden|teilnehmer)|nombre de (?:personnes|participants|invités)|numero di (?:persone|partecipanti|ospiti)|número de (?:personas|invitados|asistentes))\D{0,25}?\b(\d{1,4})\b")
-        .expect("static regex")
+static NUMBER_OF: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:number of (?:participants|guests|people|attendees)|headcount|head count|guest count|teilnehmerzahl|personenzahl|anzahl (?:der )?(?:personen|gäste|teilnehmenden|teilnehmer)|nombre de (?:personnes|participants|invités)|numero di (?:persone|partecipanti|ospiti)|número de (?:personas|invitados|asistentes))\D{0,25}?\b(\d{1,4})\b",
+    )
 });
 
-static OLD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:instead of|rather than|not|statt|anstatt|anstelle von|nicht|au lieu de|plus|invece di|non più|en lugar de|en vez de|from|von|de|da|previously|bisher|vorher|was|were|waren)\s*(?:the\s+|den\s+|les\s+|i\s+|las\s+|los\s+)?$")
-        .expect("static regex")
+static OLD_MARKER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:instead of|rather than|not|statt|anstatt|anstelle von|nicht|au lieu de|plus|invece di|non più|en lugar de|en vez de|from|von|de|da|previously|bisher|vorher|was|were|waren)\s*(?:the\s+|den\s+|les\s+|i\s+|las\s+|los\s+)?$",
+    )
 });
 
 const DELTA_WORDS: &[&str] = &[

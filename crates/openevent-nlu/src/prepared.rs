@@ -137,6 +137,21 @@ impl Names {
         out
     }
 
+    /// Per pattern, whether `found` (from [`Names::occurrences`]) holds an occurrence of it.
+    pub(crate) fn present(&self, found: &[(usize, usize)]) -> Vec<bool> {
+        let mut present = vec![false; self.patterns.len()];
+        for &(p, _) in found {
+            present[p] = true;
+        }
+        present
+    }
+
+    /// Whether [`Names::find_word`] can find anything for `pattern`: `false` only when the
+    /// scanned text held no occurrence of it and masking cannot have created one.
+    pub(crate) fn may_find(&self, present: &[bool], pattern: usize, min_masked: usize) -> bool {
+        present[pattern] || self.space_runs[pattern] >= min_masked
+    }
+
     /// Exactly `find_word(hay, pattern)`, given `found = self.occurrences(scanned)` where `hay`
     /// is `scanned` with some spans replaced by spaces, none of them shorter than
     /// `min_masked` bytes (`usize::MAX` when `hay` is `scanned`).

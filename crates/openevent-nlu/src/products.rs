@@ -10,41 +10,44 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 use openevent_core::understanding::ProductMention;
-use regex::Regex;
 
 use crate::prepared::PreparedLexicon;
 use crate::rooms::find_word_with;
+use crate::text::Re;
 use crate::text::{mask, number_word, sentence_at};
 
-static REMOVE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:no|without|remove|drop|cancel|delete|skip|exclude|don't need|do not need|no longer need|won't need|will not need|not need|no need for|take out|take off|instead of|rather than|ohne|kein|keine|keinen|keinem|streichen|weglassen|entfernen|verzichten|statt|anstatt|anstelle|sans|pas de|supprimer|retirer|enlever|annuler|au lieu d|senza|niente|nessun|nessuna|togliere|rimuovere|eliminare|annullare|invece d|sin|quitar|eliminar|cancelar|ningún|ninguna|en lugar d|en vez d)\b")
-        .expect("static regex")
+static REMOVE_BEFORE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:no|without|remove|drop|cancel|delete|skip|exclude|don't need|do not need|no longer need|won't need|will not need|not need|no need for|take out|take off|instead of|rather than|ohne|kein|keine|keinen|keinem|streichen|weglassen|entfernen|verzichten|statt|anstatt|anstelle|sans|pas de|supprimer|retirer|enlever|annuler|au lieu d|senza|niente|nessun|nessuna|togliere|rimuovere|eliminare|annullare|invece d|sin|quitar|eliminar|cancelar|ningún|ninguna|en lugar d|en vez d)\b",
+    )
 });
 
-static ADD_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:add|also|plus|include|need|want|would like|like to have|book|order|get|with|mit|dazu|hinzufügen|ergänzen|zusätzlich|gerne|ajouter|avec|aussi|également|aggiungere|anche|con|añadir|agregar|también|incluir|but|aber|mais|ma|pero|however|jedoch|instead|stattdessen|plutôt|invece|en cambio)\b")
-        .expect("static regex")
+static ADD_BEFORE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:add|also|plus|include|need|want|would like|like to have|book|order|get|with|mit|dazu|hinzufügen|ergänzen|zusätzlich|gerne|ajouter|avec|aussi|également|aggiungere|anche|con|añadir|agregar|también|incluir|but|aber|mais|ma|pero|however|jedoch|instead|stattdessen|plutôt|invece|en cambio)\b",
+    )
 });
 
-static REMOVE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:not needed|not necessary|no longer needed|isn't needed|is not needed|aren't needed|are not needed|can be removed|can go|can be dropped|nicht nötig|nicht notwendig|nicht mehr|nicht benötigt|brauchen wir (?:\w+ )?nicht|benötigen wir (?:\w+ )?nicht|streichen|weglassen|entfernen|n'est pas nécessaire|ne sont pas nécessaires|pas nécessaire|n'est plus nécessaire|non serve|non servono|non è necessario|non necessario|no es necesario|no hace falta|no necesitamos|ya no)\b")
-        .expect("static regex")
+static REMOVE_AFTER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:not needed|not necessary|no longer needed|isn't needed|is not needed|aren't needed|are not needed|can be removed|can go|can be dropped|nicht nötig|nicht notwendig|nicht mehr|nicht benötigt|brauchen wir (?:\w+ )?nicht|benötigen wir (?:\w+ )?nicht|streichen|weglassen|entfernen|n'est pas nécessaire|ne sont pas nécessaires|pas nécessaire|n'est plus nécessaire|non serve|non servono|non è necessario|non necessario|no es necesario|no hace falta|no necesitamos|ya no)\b",
+    )
 });
 
-static EXISTENCE_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:do you have|do you offer|is there|are there|is the|are the|does the|does it|included|gibt es|haben sie|habt ihr|hat der|hat es|inbegriffen|inklusive|avez vous|avez-vous|y a t il|y a-t-il|inclus|incluse|avete|c'è|ci sono|incluso|inclusa|tienen|hay|incluido|incluida|what does|how much|wie viel|was kostet|combien|quanto costa|cuánto)\b")
-        .expect("static regex")
+static EXISTENCE_QUESTION: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(?:do you have|do you offer|is there|are there|is the|are the|does the|does it|included|gibt es|haben sie|habt ihr|hat der|hat es|inbegriffen|inklusive|avez vous|avez-vous|y a t il|y a-t-il|inclus|incluse|avete|c'è|ci sono|incluso|inclusa|tienen|hay|incluido|incluida|what does|how much|wie viel|was kostet|combien|quanto costa|cuánto)\b",
+    )
 });
 
-static QTY_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\b(\d{1,3})\s*(?:x\s*)?|\b(another|one more|an additional|a further|a second|ein weiteres|einen weiteren|eine weitere|ein zusätzliches|einen zusätzlichen|un autre|une autre|un altro|un'altra|otro|otra)\s+|\b([a-zäöüéèíóúñ]+)\s+)(?:(?:extra|additional|more|wireless|handheld|zusätzliche|zusätzlichen|weitere|weiteren|supplémentaires|aggiuntivi|aggiuntive|adicionales|kleine|grosse|große|small|large|big)\s+){0,2}(?:the\s+|die\s+|den\s+)?$")
-        .expect("static regex")
+static QTY_BEFORE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:\b(\d{1,3})\s*(?:x\s*)?|\b(another|one more|an additional|a further|a second|ein weiteres|einen weiteren|eine weitere|ein zusätzliches|einen zusätzlichen|un autre|une autre|un altro|un'altra|otro|otra)\s+|\b([a-zäöüéèíóúñ]+)\s+)(?:(?:extra|additional|more|wireless|handheld|zusätzliche|zusätzlichen|weitere|weiteren|supplémentaires|aggiuntivi|aggiuntive|adicionales|kleine|grosse|große|small|large|big)\s+){0,2}(?:the\s+|die\s+|den\s+)?$",
+    )
 });
 
-static QTY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:\(\s*)?(?:x\s*(\d{1,3})|(\d{1,3})\s*x\b|×\s*(\d{1,3}))")
-        .expect("static regex")
-});
+static QTY_AFTER: LazyLock<Re> =
+    LazyLock::new(|| Re::new(r"^\s*(?:\(\s*)?(?:x\s*(\d{1,3})|(\d{1,3})\s*x\b|×\s*(\d{1,3}))"));
 
 const STOP_PHRASES: &[&str] = &[
     "at this stage",
@@ -82,7 +85,11 @@ pub fn extract(
     let found = lexicon.products.occurrences(&work);
     let mut min_masked = usize::MAX;
     let mut mentions: Vec<(usize, usize, usize)> = Vec::new();
+    let present = lexicon.products.present(&found);
     for &(pattern, entry) in &lexicon.product_names {
+        if !lexicon.products.may_find(&present, pattern, min_masked) {
+            continue;
+        }
         for (s, e) in lexicon
             .products
             .find_word(&work, &found, pattern, min_masked)

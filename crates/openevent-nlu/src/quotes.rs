@@ -11,27 +11,27 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use crate::text::Re;
 
-static REPLY_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+static REPLY_HEADER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
         r"(?i)^\s*(?:on\s.{3,200}\bwrote\s*:|am\s.{3,200}\bschrieb\b.{0,200}:|le\s.{3,200}\ba\s+écrit\s*:|il\s.{3,200}\bha\s+scritto\s*:|el\s.{3,200}\bescribió\s*:)\s*$",
     )
-    .expect("static regex")
 });
 
-static OUTLOOK_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|messaggio originale|mensaje original)\s*-{2,}\s*$")
-        .expect("static regex")
+static OUTLOOK_SEPARATOR: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?i)^\s*-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|messaggio originale|mensaje original)\s*-{2,}\s*$",
+    )
 });
 
-static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(?:from|von|de|da)\s*\*?\s*:\s*\S").expect("static regex")
-});
+static HEADER_FROM: LazyLock<Re> =
+    LazyLock::new(|| Re::new(r"(?i)^\s*\*?(?:from|von|de|da)\s*\*?\s*:\s*\S"));
 
-static HEADER_SENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(?:sent|date|gesendet|datum|envoyé|inviato|enviado|fecha|to|an|à|a|para)\s*\*?\s*:")
-        .expect("static regex")
+static HEADER_SENT: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?i)^\s*\*?(?:sent|date|gesendet|datum|envoyé|inviato|enviado|fecha|to|an|à|a|para)\s*\*?\s*:",
+    )
 });
 
 /// The text the client wrote in this message, without quoted history or signature.
@@ -61,10 +61,16 @@ fn is_cut_point(lines: &[&str], i: usize, line: &str) -> bool {
     if line == "-- " || line.trim_end() == "--" {
         return true;
     }
-    if OUTLOOK_SEPARATOR.is_match(line) {
+    // Each pattern is anchored at the line start after white space: a look at the first
+    // bytes rules most lines out before a pattern runs.
+    let start = line.trim_start();
+    if start.starts_with("--") && OUTLOOK_SEPARATOR.is_match(line) {
         return true;
     }
-    if line.len() < 400 && REPLY_HEADER.is_match(line) {
+    if line.len() < 400
+        && may_start_with(start, &["on", "am", "le", "il", "el"])
+        && REPLY_HEADER.is_match(line)
+    {
         return true;
     }
     // A header wrapped over two lines: "On Tue, 3 Mar 2026 at 10:00, Anna" / "<a@b.ch> wrote:".
@@ -78,7 +84,8 @@ fn is_cut_point(lines: &[&str], i: usize, line: &str) -> bool {
         }
     }
     // "From: … " followed within three lines by "Sent: …" / "Gesendet: …".
-    if HEADER_FROM.is_match(line) {
+    let after_star = start.strip_prefix('*').unwrap_or(start);
+    if may_start_with(after_star, &["f", "v", "d"]) && HEADER_FROM.is_match(line) {
         return lines
             .iter()
             .skip(i + 1)
@@ -86,6 +93,18 @@ fn is_cut_point(lines: &[&str], i: usize, line: &str) -> bool {
             .any(|l| HEADER_SENT.is_match(l));
     }
     false
+}
+
+/// Whether `text` may start, ignoring ASCII case, with one of the lowercase ASCII `prefixes`
+/// (all of one length). A non-ASCII start is left to the pattern (Unicode case folding).
+fn may_start_with(text: &str, prefixes: &[&str]) -> bool {
+    let n = prefixes.first().map_or(0, |p| p.len());
+    match text.as_bytes().get(..n) {
+        Some(head) if head.is_ascii() => prefixes
+            .iter()
+            .any(|p| head.eq_ignore_ascii_case(p.as_bytes())),
+        _ => true,
+    }
 }
 
 fn looks_like_header_start(line: &str) -> bool {

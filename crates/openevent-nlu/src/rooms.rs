@@ -6,9 +6,9 @@ use std::sync::LazyLock;
 use memchr::memmem::{self, Finder};
 use openevent_core::event::Layout;
 use openevent_core::ids::RoomId;
-use regex::Regex;
 
 use crate::prepared::PreparedLexicon;
+use crate::text::Re;
 
 /// Lowercase, with `-`, `_` and `/` read as spaces (same byte length, so offsets hold).
 pub fn fold(s: &str) -> String {
@@ -63,9 +63,10 @@ pub(crate) fn word_at(hay: &str, needle: &str, s: usize) -> Option<(usize, usize
     (before_ok && after_ok).then_some((s, e))
 }
 
-static OLD_ROOM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:instead of|rather than|not|than|from|statt|anstatt|anstelle von|nicht|als|von|au lieu de|pas|plutôt que|invece di|invece della|non|en lugar de|en vez de|de la|dalla)\s*(?:the\s+|den\s+|dem\s+|der\s+|la\s+|el\s+)?$")
-        .expect("static regex")
+static OLD_ROOM: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"(?:instead of|rather than|not|than|from|statt|anstatt|anstelle von|nicht|als|von|au lieu de|pas|plutôt que|invece di|invece della|non|en lugar de|en vez de|de la|dalla)\s*(?:the\s+|den\s+|dem\s+|der\s+|la\s+|el\s+)?$",
+    )
 });
 
 /// The room the client names; a room they move away from ("instead of Room A") loses.
@@ -94,7 +95,7 @@ pub fn room(folded: &str, lexicon: &PreparedLexicon) -> (Option<RoomId>, Vec<(us
     (best, spans)
 }
 
-static LAYOUTS: LazyLock<Vec<(Layout, Regex)>> = LazyLock::new(|| {
+static LAYOUTS: LazyLock<([Layout; 7], Re)> = LazyLock::new(|| {
     let table: [(Layout, &str); 7] = [
         (
             Layout::StandingReception,
@@ -125,19 +126,19 @@ static LAYOUTS: LazyLock<Vec<(Layout, Regex)>> = LazyLock::new(|| {
             r"\b(?:workshop (?:setup|set up|style|seating|layout|tables)|group tables|gruppentische|workshop bestuhlung|workshopbestuhlung|tables de groupe|îlots|isole di lavoro|islas de trabajo|cabaret)\b",
         ),
     ];
-    table
-        .into_iter()
-        .map(|(l, p)| (l, Regex::new(p).expect("static regex")))
-        .collect()
+    let alternatives: Vec<String> = table.iter().map(|(_, p)| format!("({p})")).collect();
+    (table.map(|(l, _)| l), Re::new(&alternatives.join("|")))
 });
 
-/// The first seating layout named, by position.
+/// The first seating layout named, by position (at one position, the first in the table).
+/// One pass: the layouts are alternatives of one pattern, one capture group each, and the
+/// leftmost match prefers the first alternative that matches there.
 pub fn layout(folded: &str) -> Option<Layout> {
-    LAYOUTS
-        .iter()
-        .filter_map(|(l, re)| re.find(folded).map(|m| (m.start(), *l)))
-        .min_by_key(|(pos, _)| *pos)
-        .map(|(_, l)| l)
+    let (layouts, re) = &*LAYOUTS;
+    let c = re.captures(folded)?;
+    (1..=layouts.len())
+        .find(|&i| c.get(i).is_some())
+        .map(|i| layouts[i - 1])
 }
 
 #[cfg(test)]

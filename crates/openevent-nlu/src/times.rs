@@ -5,40 +5,39 @@
 use std::sync::LazyLock;
 
 use openevent_core::event::TimeOfDay;
-use regex::{Captures, Regex};
+use regex::Captures;
 
+use crate::text::Re;
 use crate::text::mask;
 
 const CLOCK: &str =
     r"(\d{1,2})(?:[:.](\d{2})|h(\d{2}))?\s*(a\.?m\b\.?|p\.?m\b\.?|uhr\b|h\b|o'clock|hrs\b)?";
 
-static RANGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static RANGE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(from|von|ab|de|dès|dalle|dalla|da|desde|de las|entre|between)?\s*\b{CLOCK}\s*(-|–|—|to|till|until|bis|à|a|alle|al|a las|and|und|et|y|e|hasta)\s*{CLOCK}"
     ))
-    .expect("static regex")
 });
 
-static SINGLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
+static SINGLE: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(&format!(
         r"\b(at|um|ab|from|starting at|start at|beginning at|à partir de|a partir de las|à|dès|alle|dalle|a las|desde las|until|till|bis|jusqu'à|fino alle|hasta las|end at|ending at|ends at|finish at|finish by|finishing at|end by|enden um|endet um|schluss um|fin à|fine alle|terminar a las)?(?:\s+(?:about|around|approx\.?|ca\.?|circa|gegen|vers|verso|sobre))?\s*\b{CLOCK}"
     ))
-    .expect("static regex")
 });
 
-static PEOPLE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(?:\w+\s+)?(?:people|persons|pers|guests|participants|attendees|pax|delegates|personen|gäste|teilnehm|leute|personnes|invités|persone|ospiti|partecipanti|personas|invitados|asistentes|chairs|minutes|min|%|chf|eur|fr)")
-        .expect("static regex")
+static PEOPLE_AFTER: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"^\s*(?:\w+\s+)?(?:people|persons|pers|guests|participants|attendees|pax|delegates|personen|gäste|teilnehm|leute|personnes|invités|persone|ospiti|partecipanti|personas|invitados|asistentes|chairs|minutes|min|%|chf|eur|fr)",
+    )
 });
 
-static END_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:ende|end|ending|finish|schluss|fin|fine|final)\b[^.,;]*$")
-        .expect("static regex")
-});
+static END_BEFORE: LazyLock<Re> =
+    LazyLock::new(|| Re::new(r"\b(?:ende|end|ending|finish|schluss|fin|fine|final)\b[^.,;]*$"));
 
-static DAYPART: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(good |guten |have a nice |have a good |einen schönen |schönen |bonne |buona |buenas |buenos |a nice )?(morning|vormittag|vormittags|morgens|matin|matinée|mattina|mattinata|por la mañana|am morgen|afternoon|nachmittag|nachmittags|après-midi|pomeriggio|por la tarde|evening|abend|abends|soir|soirée|sera|serata|por la noche)\b")
-        .expect("static regex")
+static DAYPART: LazyLock<Re> = LazyLock::new(|| {
+    Re::new(
+        r"\b(good |guten |have a nice |have a good |einen schönen |schönen |bonne |buona |buenas |buenos |a nice )?(morning|vormittag|vormittags|morgens|matin|matinée|mattina|mattinata|por la mañana|am morgen|afternoon|nachmittag|nachmittags|après-midi|pomeriggio|por la tarde|evening|abend|abends|soir|soirée|sera|serata|por la noche)\b",
+    )
 });
 
 #[derive(Debug, Clone, Copy)]
