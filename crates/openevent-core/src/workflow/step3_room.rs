@@ -72,19 +72,9 @@ pub(crate) fn run(t: &mut Turn<'_, '_>) -> Result<Flow, WorkflowError> {
     if let Some(locked) = t.event.locked_room_id.clone()
         && available.iter().any(|o| o.room_id == locked)
     {
-        t.event.room_eval_hash = Some(t.event.requirements_hash().to_owned());
-        t.audit(
-            AuditEntry::new(
-                t.ctx.now,
-                t.actor,
-                Some(Step::RoomAvailability),
-                Some(Step::RoomAvailability),
-                "room_reconfirmed",
-            )
-            .field("locked_room_id", &locked),
-        );
-        let entry = resolve_step(&mut t.event, Step::Offer, t.ctx.now, t.actor);
+        let entry = room_audit(t, "room_reconfirmed", &locked);
         t.audit(entry);
+        rooms_settled(t);
         return Ok(Flow::Continue);
     }
     let Some(best) = available.first().copied() else {
@@ -123,16 +113,8 @@ pub(crate) fn run(t: &mut Turn<'_, '_>) -> Result<Flow, WorkflowError> {
     }
     if t.shortcut {
         let room = best.room_id.clone();
-        t.audit(
-            AuditEntry::new(
-                t.ctx.now,
-                t.actor,
-                Some(Step::RoomAvailability),
-                Some(Step::RoomAvailability),
-                "shortcut",
-            )
-            .field("locked_room_id", &room),
-        );
+        let entry = room_audit(t, "shortcut", &room);
+        t.audit(entry);
         lock_room(t, &room);
         return Ok(Flow::Continue);
     }
@@ -185,19 +167,28 @@ fn room_body(
 /// current requirements, and the workflow moves on to the offer (or back to the caller).
 pub(crate) fn lock_room(t: &mut Turn<'_, '_>, room: &RoomId) {
     t.event.locked_room_id = Some(room.clone());
-    t.event.room_eval_hash = Some(t.event.requirements_hash().to_owned());
     t.event.status = Status::Option;
-    t.audit(
-        AuditEntry::new(
-            t.ctx.now,
-            t.actor,
-            Some(Step::RoomAvailability),
-            Some(Step::RoomAvailability),
-            "room_locked",
-        )
-        .field("locked_room_id", room)
-        .field("status", Status::Option),
-    );
+    let entry = room_audit(t, "room_locked", room).field("status", Status::Option);
+    t.audit(entry);
+    rooms_settled(t);
+}
+
+/// An audit entry of Step 3 about a room.
+fn room_audit(t: &Turn<'_, '_>, reason: &str, room: &RoomId) -> AuditEntry {
+    AuditEntry::new(
+        t.ctx.now,
+        t.actor,
+        Some(Step::RoomAvailability),
+        Some(Step::RoomAvailability),
+        reason,
+    )
+    .field("locked_room_id", room)
+}
+
+/// The locked room is right for the current requirements: Step 3 is done, on to the offer (or
+/// back to the caller).
+fn rooms_settled(t: &mut Turn<'_, '_>) {
+    t.event.room_eval_hash = Some(t.event.requirements_hash().to_owned());
     let entry = resolve_step(&mut t.event, Step::Offer, t.ctx.now, t.actor);
     t.audit(entry);
 }
