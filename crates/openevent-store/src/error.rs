@@ -4,12 +4,8 @@ use openevent_core::ids::{EventId, MessageId, TaskId};
 pub enum StoreError {
     #[error("unsupported database URL '{0}': use sqlite://PATH (or sqlite::memory:)")]
     UnsupportedUrl(String),
-    #[error("cannot open the database at {url}: {source}")]
-    Open {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("cannot open the database at {url}: {detail}")]
+    Open { url: String, detail: String },
     #[error("{url} is not a readable openevent database ({detail}); it was left untouched")]
     Unreadable { url: String, detail: String },
     #[error(
@@ -21,7 +17,7 @@ pub enum StoreError {
     )]
     NewerSchema { found: i64, known: i64 },
     #[error("migrating the database failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
     #[error("message {0} was already processed")]
     DuplicateMessage(MessageId),
     #[error("event {0} was changed concurrently")]
@@ -31,5 +27,9 @@ pub enum StoreError {
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] rusqlite::Error),
+    #[error("the database connection is closed")]
+    Closed,
+    #[error("internal storage error: {0}")]
+    Internal(String),
 }

@@ -6,10 +6,13 @@
 //! Every write that belongs to one processed input happens in one transaction.
 
 mod codec;
+mod db;
 mod error;
+mod migrate;
 mod open;
 mod reads;
 mod sql;
+mod sqlite;
 mod writes;
 
 use std::collections::BTreeMap;

@@ -2,60 +2,76 @@
 
 use std::path::PathBuf;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
+use rusqlite::{Connection, OpenFlags};
 
 use crate::StoreError;
-
-pub(crate) static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+use crate::db::Conn;
+use crate::migrate;
+use crate::sqlite::in_transaction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
 }
 
+/// How a SQLite file is opened (`?mode=` in the URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // named after SQLite's own open modes
+pub(crate) enum Mode {
+    ReadOnly,
+    ReadWrite,
+    ReadWriteCreate,
+}
+
+impl Mode {
+    fn flags(self) -> OpenFlags {
+        let base = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        base | match self {
+            Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Mode::ReadWriteCreate => {
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            }
+        }
+    }
+}
+
 /// A validated database URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     display: String,
-    connect: String,
     backend: Backend,
-    in_memory: bool,
+    /// `None` for an in-memory database.
     path: Option<PathBuf>,
+    mode: Mode,
 }
 
 impl DatabaseUrl {
-    /// Accepts `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`. A file is created on first use.
+    /// Accepts `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`, with an optional
+    /// `?mode=ro|rw|rwc` (default `rwc`: the file is created on first use).
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let raw = raw.trim();
-        let Some(rest) = raw.strip_prefix("sqlite:") else {
-            return Err(StoreError::UnsupportedUrl(raw.to_owned()));
-        };
-        let in_memory = rest == ":memory:" || rest.starts_with(":memory:?");
+        let unsupported = || StoreError::UnsupportedUrl(raw.to_owned());
+        let rest = raw.strip_prefix("sqlite:").ok_or_else(unsupported)?;
         let path_part = rest.strip_prefix("//").unwrap_or(rest);
         let (path, query) = path_part.split_once('?').unwrap_or((path_part, ""));
         if path.is_empty() {
-            return Err(StoreError::UnsupportedUrl(raw.to_owned()));
+            return Err(unsupported());
         }
-        let mut connect = if in_memory {
-            "sqlite::memory:".to_owned()
-        } else {
-            format!("sqlite://{path}")
-        };
-        let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
-        if !in_memory && !params.iter().any(|p| p.starts_with("mode=")) {
-            params.push("mode=rwc");
-        }
-        if !params.is_empty() {
-            connect.push('?');
-            connect.push_str(&params.join("&"));
+        let mut mode = Mode::ReadWriteCreate;
+        for param in query.split('&').filter(|p| !p.is_empty()) {
+            mode = match param {
+                "mode=ro" => Mode::ReadOnly,
+                "mode=rw" => Mode::ReadWrite,
+                "mode=rwc" => Mode::ReadWriteCreate,
+                _ => return Err(unsupported()),
+            };
         }
         Ok(Self {
             display: raw.to_owned(),
-            connect,
             backend: Backend::Sqlite,
-            in_memory,
-            path: (!in_memory).then(|| PathBuf::from(path)),
+            path: (path != ":memory:").then(|| PathBuf::from(path)),
+            mode,
         })
     }
 
@@ -75,10 +91,9 @@ fn unreadable(url: &DatabaseUrl, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Opens the database: first one connection that checks it is ours and not newer than us and
-/// brings it up to date (failing fast, writing nothing before the checks pass), then the pool.
-pub(crate) async fn connect(url: &DatabaseUrl) -> Result<AnyPool, StoreError> {
-    install_default_drivers();
+/// Opens the database, checks that it is ours and not newer than us and brings it up to date
+/// (failing fast, writing nothing before the checks pass).
+pub(crate) fn connect(url: &DatabaseUrl) -> Result<Connection, StoreError> {
     let existed = url.path.as_ref().is_some_and(|p| p.exists());
     if let Some(dir) = url.path.as_ref().and_then(|p| p.parent())
         && !dir.as_os_str().is_empty()
@@ -86,109 +101,78 @@ pub(crate) async fn connect(url: &DatabaseUrl) -> Result<AnyPool, StoreError> {
     {
         return Err(StoreError::Open {
             url: url.display.clone(),
-            source: sqlx::Error::Configuration(
-                format!("directory {} does not exist", dir.display()).into(),
-            ),
+            detail: format!("directory {} does not exist", dir.display()),
         });
     }
-    let open_error = |e: sqlx::Error| {
+    let open_error = |e: rusqlite::Error| {
         if existed {
             unreadable(url, e)
         } else {
             StoreError::Open {
                 url: url.display.clone(),
-                source: e,
+                detail: e.to_string(),
             }
         }
     };
-    if url.in_memory {
-        // An in-memory database lives in its one connection, which the pool must keep.
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect(&url.connect)
-            .await
-            .map_err(open_error)?;
-        prepare(&mut *pool.acquire().await?, url).await?;
-        return Ok(pool);
+    let mut conn = match &url.path {
+        None => Connection::open_in_memory(),
+        Some(path) => Connection::open_with_flags(path, url.mode.flags()),
     }
-    let mut conn = AnyConnection::connect(&url.connect)
-        .await
-        .map_err(open_error)?;
-    if let Err(e) = prepare(&mut conn, url).await {
-        let _ = conn.close().await;
-        return Err(e);
-    }
-    conn.close().await.map_err(open_error)?;
-    AnyPoolOptions::new()
-        .max_connections(8)
-        .after_connect(|conn, _| Box::pin(async move { apply_pragmas(conn).await }))
-        .connect(&url.connect)
-        .await
-        .map_err(open_error)
+    .map_err(open_error)?;
+    // Every statement of a turn stays prepared (the default cache of 16 made them re-parse).
+    conn.set_prepared_statement_cache_capacity(256);
+    prepare(&mut conn, url)?;
+    Ok(conn)
 }
 
-async fn apply_pragmas(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    // FULL: a commit that returned is on disk, so an accepted message survives power loss.
-    conn.execute(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
-    )
-    .await?;
-    Ok(())
+fn table_names(conn: &mut Connection) -> Result<Vec<String>, StoreError> {
+    conn.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        &[],
+    )?
+    .iter()
+    .map(|r| r.text("name"))
+    .collect()
 }
 
 /// Checks that the database is ours and not newer than us, then brings it up to date.
 /// Nothing is written before the checks pass.
-async fn prepare(conn: &mut AnyConnection, url: &DatabaseUrl) -> Result<i64, StoreError> {
-    let tables: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| unreadable(url, e))?
-    .iter()
-    .map(|r| r.try_get::<String, _>(0))
-    .collect::<Result<_, _>>()
-    .map_err(|e| unreadable(url, e))?;
+fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> {
+    let tables = table_names(conn).map_err(|e| unreadable(url, e))?;
     let known = known_version();
+    let has = |name: &str| tables.iter().any(|t| t == name);
     if !tables.is_empty() {
-        if !tables.iter().any(|t| t == "_sqlx_migrations") {
+        if has(migrate::HISTORY_TABLE) {
+            let found = migrate::applied_version(conn).map_err(|e| unreadable(url, e))?;
+            if found > known {
+                return Err(StoreError::NewerSchema { found, known });
+            }
+        } else if !has("_sqlx_migrations") {
             return Err(StoreError::ForeignDatabase {
                 url: url.display.clone(),
             });
         }
-        let found = applied_version(&mut *conn)
-            .await
-            .map_err(|e| unreadable(url, e))?;
-        if found > known {
-            return Err(StoreError::NewerSchema { found, known });
-        }
     }
-    apply_pragmas(conn).await.map_err(|e| unreadable(url, e))?;
-    if !url.in_memory {
-        conn.execute("PRAGMA journal_mode = WAL")
-            .await
+    // FULL: a commit that returned is on disk, so an accepted message survives power loss.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(|e| unreadable(url, e))?;
+    if url.path.is_some() && url.mode != Mode::ReadOnly {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
             .map_err(|e| unreadable(url, e))?;
     }
-    SQLITE_MIGRATOR.run(&mut *conn).await?;
-    Ok(applied_version(&mut *conn).await?)
+    let now = jiff::Timestamp::now().as_microsecond();
+    if !has(migrate::HISTORY_TABLE) && has("_sqlx_migrations") {
+        in_transaction(conn, |c| {
+            migrate::adopt_legacy_history(c, migrate::SQLITE, now)
+        })?;
+    }
+    migrate::run(conn, migrate::SQLITE, now)
 }
 
 pub(crate) fn known_version() -> i64 {
-    SQLITE_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
-}
-
-pub(crate) async fn applied_version<'e, E>(executor: E) -> Result<i64, sqlx::Error>
-where
-    E: Executor<'e, Database = sqlx::Any>,
-{
-    let row =
-        sqlx::query("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(executor)
-            .await?;
-    row.try_get::<i64, _>(0)
+    migrate::known_version(migrate::SQLITE)
 }
 
 #[cfg(test)]
@@ -198,20 +182,27 @@ mod tests {
     #[test]
     fn url_forms() {
         let u = DatabaseUrl::parse("sqlite://openevent.db").unwrap();
-        assert_eq!(u.connect, "sqlite://openevent.db?mode=rwc");
+        assert_eq!(u.mode, Mode::ReadWriteCreate);
         assert_eq!(
             u.path.as_deref(),
             Some(std::path::Path::new("openevent.db"))
         );
         let u = DatabaseUrl::parse("sqlite:data/x.db").unwrap();
-        assert_eq!(u.connect, "sqlite://data/x.db?mode=rwc");
+        assert_eq!(u.path.as_deref(), Some(std::path::Path::new("data/x.db")));
         let u = DatabaseUrl::parse("sqlite:///tmp/a.db?mode=ro").unwrap();
-        assert_eq!(u.connect, "sqlite:///tmp/a.db?mode=ro");
-        assert!(DatabaseUrl::parse("sqlite::memory:").unwrap().in_memory);
+        assert_eq!(u.path.as_deref(), Some(std::path::Path::new("/tmp/a.db")));
+        assert_eq!(u.mode, Mode::ReadOnly);
+        assert!(
+            DatabaseUrl::parse("sqlite::memory:")
+                .unwrap()
+                .path
+                .is_none()
+        );
         assert!(matches!(
             DatabaseUrl::parse("mysql://x"),
             Err(StoreError::UnsupportedUrl(_))
         ));
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("sqlite://x.db?cache=shared").is_err());
     }
 }

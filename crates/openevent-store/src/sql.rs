@@ -1,5 +1,6 @@
 //! The SQL implementation of [`Store`]. Statements use `$N` placeholders and portable SQL
-//! (`ON CONFLICT … DO NOTHING/UPDATE`, `LIMIT`), valid on SQLite and PostgreSQL alike.
+//! (`ON CONFLICT … DO NOTHING/UPDATE`, `LIMIT`), valid on SQLite and PostgreSQL alike. Each
+//! method's logic runs as one unit on the connection's thread (see `sqlite.rs`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,12 +13,12 @@ use openevent_core::effects::{Draft, HilTask, TurnResult};
 use openevent_core::event::{Event, TimeOfDay};
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
-use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
 
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
+use crate::db::{Conn, Plan, Row, Stmt, execute_plan, params};
 use crate::open::{self, Backend, DatabaseUrl};
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
+use crate::sqlite::Worker;
 use crate::{
     DecisionCommit, DraftText, IngestCommit, Store, StoreError, StoredEvent, TaskFilter, TaskView,
     writes,
@@ -38,20 +39,27 @@ const TABLES: [&str; 9] = [
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: AnyPool,
+    db: Arc<Worker>,
     backend: Backend,
     /// Organizations known to exist, so a turn need not re-insert its organization.
     known_orgs: Arc<Mutex<HashSet<String>>>,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
 }
 
 impl SqlStore {
     /// Opens (creating a SQLite file on first use), verifies and migrates the database.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
-        let pool = open::connect(&url).await?;
+        let backend = url.backend();
+        let conn = tokio::task::spawn_blocking(move || open::connect(&url))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))??;
         Ok(Self {
-            pool,
-            backend: url.backend(),
+            db: Arc::new(Worker::spawn(conn)?),
+            backend,
             known_orgs: Arc::default(),
         })
     }
@@ -65,27 +73,47 @@ impl SqlStore {
         open::known_version()
     }
 
+    /// Waits for queued work, then closes the database.
     pub async fn close(&self) {
-        self.pool.close().await;
+        let db = Arc::clone(&self.db);
+        let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }
 
-    async fn event_by_id(
-        &self,
-        org: &OrgSlug,
-        event_id: &str,
-    ) -> Result<Option<StoredEvent>, StoreError> {
-        sqlx::query("SELECT record, version FROM events WHERE org_id = $1 AND event_id = $2")
-            .bind(org.as_str())
-            .bind(event_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| stored_event(&row))
-            .transpose()
+    fn org_known(&self, org: &str) -> bool {
+        self.known_orgs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(org)
+    }
+
+    fn remember_org(&self, org: &str) {
+        self.known_orgs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(org.to_owned());
+    }
+
+    /// Runs a write plan in one transaction.
+    async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
+        self.db.transaction(move |c| execute_plan(c, plan)).await
     }
 }
 
-fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
-    let event: Event = from_json("event record", &row.try_get::<String, _>("record")?)?;
+fn event_by_id(
+    c: &mut dyn Conn,
+    org: &str,
+    event_id: &str,
+) -> Result<Option<StoredEvent>, StoreError> {
+    c.query_opt(
+        "SELECT record, version FROM events WHERE org_id = $1 AND event_id = $2",
+        &params![org, event_id],
+    )?
+    .map(|row| stored_event(&row))
+    .transpose()
+}
+
+fn stored_event(row: &Row) -> Result<StoredEvent, StoreError> {
+    let event: Event = from_json("event record", &row.text("record")?)?;
     if !event.hashes_consistent() {
         return Err(StoreError::Corrupt(format!(
             "event {}: requirements_hash does not match its requirements",
@@ -94,26 +122,120 @@ fn stored_event(row: &AnyRow) -> Result<StoredEvent, StoreError> {
     }
     Ok(StoredEvent {
         event,
-        version: row.try_get("version")?,
+        version: row.int("version")?,
     })
 }
 
-fn history_entry(row: &AnyRow) -> Result<HistoryEntry, StoreError> {
-    let pm: i64 = row.try_get("confidence_pm")?;
+fn history_entry(row: &Row) -> Result<HistoryEntry, StoreError> {
+    let pm = row.int("confidence_pm")?;
     Ok(HistoryEntry {
-        msg_id: MessageId::parse(&row.try_get::<String, _>("msg_id")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        ts: from_micros(row.try_get("ts")?)?,
-        subject: row.try_get("subject")?,
-        body_preview: row.try_get("body_preview")?,
-        intent: enum_from_text("intent", &row.try_get::<String, _>("intent")?)?,
+        msg_id: MessageId::parse(&row.text("msg_id")?).map_err(corrupt)?,
+        ts: from_micros(row.int("ts")?)?,
+        subject: row.text("subject")?,
+        body_preview: row.text("body_preview")?,
+        intent: enum_from_text("intent", &row.text("intent")?)?,
         confidence: Confidence::from_per_mille(u16::try_from(pm.clamp(0, 1000)).unwrap_or(0)),
+    })
+}
+
+fn load_profile(
+    c: &mut dyn Conn,
+    org: &str,
+    client: &str,
+) -> Result<Option<ClientProfile>, StoreError> {
+    c.query_opt(
+        "SELECT profile FROM clients WHERE org_id = $1 AND email = $2",
+        &params![org, client],
+    )?
+    .map(|row| from_json("client profile", &row.text("profile")?))
+    .transpose()
+}
+
+fn client_context(
+    c: &mut dyn Conn,
+    org: &str,
+    client: &ClientEmail,
+) -> Result<Option<ClientContext>, StoreError> {
+    let Some(profile) = load_profile(c, org, client.as_str())? else {
+        return Ok(None);
+    };
+    let rows = c.query(
+        "SELECT msg_id, ts, subject, body_preview, intent, confidence_pm FROM history \
+         WHERE org_id = $1 AND client_email = $2 ORDER BY id DESC LIMIT 5",
+        &params![org, client.as_str()],
+    )?;
+    let mut history = rows
+        .iter()
+        .map(history_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    history.reverse();
+    // The latest event is the booking the client most recently wrote about.
+    let last = c.query_opt(
+        "SELECT event_id FROM history \
+         WHERE org_id = $1 AND client_email = $2 AND event_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        &params![org, client.as_str()],
+    )?;
+    let last_event = match last {
+        Some(row) => event_by_id(c, org, &row.text("event_id")?)?
+            .filter(|s| &s.event.client_email == client)
+            .map(|s| EventSummary::from(&s.event)),
+        None => None,
+    };
+    Ok(Some(ClientContext::build(profile, history, last_event)))
+}
+
+fn occupancy_row(row: &Row) -> Result<Occupancy, StoreError> {
+    let window = match (row.opt_text("start_time")?, row.opt_text("end_time")?) {
+        (Some(s), Some(e)) => Some(Window {
+            start: TimeOfDay::parse(&s).map_err(corrupt)?,
+            end: TimeOfDay::parse(&e).map_err(corrupt)?,
+        }),
+        _ => None,
+    };
+    Ok(Occupancy {
+        event_id: EventId::parse(&row.text("event_id")?).map_err(corrupt)?,
+        room_id: RoomId::parse(&row.text("locked_room_id")?).map_err(corrupt)?,
+        date: row
+            .text("chosen_date")?
+            .parse()
+            .map_err(|e: jiff::Error| corrupt(e))?,
+        window,
+    })
+}
+
+fn task_view(row: &Row) -> Result<TaskView, StoreError> {
+    Ok(TaskView {
+        task: reads::task(row)?,
+        draft: row
+            .opt_text("draft_subject")?
+            .zip(row.opt_text("draft_body")?)
+            .map(|(subject, body)| DraftText { subject, body }),
+        client_email: row
+            .opt_text("client_email")?
+            .map(|e| ClientEmail::parse(&e))
+            .transpose()
+            .map_err(corrupt)?,
+        decided_at: row.opt_int("decided_at")?.map(from_micros).transpose()?,
+        notes: row.opt_text("notes")?,
+        reject_reason: row.opt_text("reject_reason")?,
+        edited_body: row.opt_text("edited_body")?,
+    })
+}
+
+fn audit_entry(row: &Row) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        ts: from_micros(row.int("ts")?)?,
+        actor: enum_from_text("actor", &row.text("actor")?)?,
+        from_step: step_from_column(row.opt_int("from_step")?)?,
+        to_step: step_from_column(row.opt_int("to_step")?)?,
+        reason: row.text("reason")?,
+        fields: from_json("audit fields", &row.text("fields")?)?,
     })
 }
 
 impl Store for SqlStore {
     async fn schema_version(&self) -> Result<i64, StoreError> {
-        Ok(open::applied_version(&self.pool).await?)
+        self.db.run(|c| crate::migrate::applied_version(c)).await
     }
 
     async fn find_message_result(
@@ -121,23 +243,22 @@ impl Store for SqlStore {
         org: &OrgSlug,
         message_id: &MessageId,
     ) -> Result<Option<TurnResult>, StoreError> {
-        let row = sqlx::query(
-            "SELECT result FROM messages WHERE org_id = $1 AND message_id = $2 AND direction = 'inbound'",
-        )
-        .bind(org.as_str())
-        .bind(message_id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let text: Option<String> = row.try_get("result")?;
-                let text = text.ok_or_else(|| {
-                    StoreError::Corrupt(format!("message {message_id} has no stored result"))
+        let (org, id) = (org.to_string(), message_id.clone());
+        self.db
+            .run(move |c| {
+                let Some(row) = c.query_opt(
+                    "SELECT result FROM messages WHERE org_id = $1 AND message_id = $2 AND direction = 'inbound'",
+                    &params![org, id.as_str()],
+                )?
+                else {
+                    return Ok(None);
+                };
+                let text = row.opt_text("result")?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("message {id} has no stored result"))
                 })?;
                 Ok(Some(from_json("turn result", &text)?))
-            }
-        }
+            })
+            .await
     }
 
     async fn load_profile(
@@ -145,13 +266,8 @@ impl Store for SqlStore {
         org: &OrgSlug,
         client: &ClientEmail,
     ) -> Result<Option<ClientProfile>, StoreError> {
-        sqlx::query("SELECT profile FROM clients WHERE org_id = $1 AND email = $2")
-            .bind(org.as_str())
-            .bind(client.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| from_json("client profile", &row.try_get::<String, _>("profile")?))
-            .transpose()
+        let (org, client) = (org.to_string(), client.to_string());
+        self.db.run(move |c| load_profile(c, &org, &client)).await
     }
 
     async fn find_thread_event(
@@ -160,22 +276,26 @@ impl Store for SqlStore {
         client: &ClientEmail,
         parents: &[&MessageId],
     ) -> Result<Option<StoredEvent>, StoreError> {
-        for parent in parents {
-            let row = sqlx::query(
-                "SELECT event_id FROM messages \
-                 WHERE org_id = $1 AND client_email = $2 AND message_id = $3 AND event_id IS NOT NULL",
-            )
-            .bind(org.as_str())
-            .bind(client.as_str())
-            .bind(parent.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-            if let Some(row) = row {
-                let event_id: String = row.try_get("event_id")?;
-                return self.event_by_id(org, &event_id).await;
-            }
+        if parents.is_empty() {
+            return Ok(None);
         }
-        Ok(None)
+        let (org, client) = (org.to_string(), client.to_string());
+        let parents: Vec<String> = parents.iter().map(|p| p.to_string()).collect();
+        self.db
+            .run(move |c| {
+                for parent in &parents {
+                    let row = c.query_opt(
+                        "SELECT event_id FROM messages \
+                         WHERE org_id = $1 AND client_email = $2 AND message_id = $3 AND event_id IS NOT NULL",
+                        &params![org.as_str(), client.as_str(), parent.as_str()],
+                    )?;
+                    if let Some(row) = row {
+                        return event_by_id(c, &org, &row.text("event_id")?);
+                    }
+                }
+                Ok(None)
+            })
+            .await
     }
 
     async fn load_event(
@@ -183,7 +303,8 @@ impl Store for SqlStore {
         org: &OrgSlug,
         event_id: &EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        self.event_by_id(org, event_id.as_str()).await
+        let (org, id) = (org.to_string(), event_id.to_string());
+        self.db.run(move |c| event_by_id(c, &org, &id)).await
     }
 
     async fn event_audit(
@@ -191,26 +312,19 @@ impl Store for SqlStore {
         org: &OrgSlug,
         event_id: &EventId,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT ts, actor, from_step, to_step, reason, fields FROM audit \
-             WHERE org_id = $1 AND event_id = $2 ORDER BY id",
-        )
-        .bind(org.as_str())
-        .bind(event_id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    ts: from_micros(row.try_get("ts")?)?,
-                    actor: enum_from_text("actor", &row.try_get::<String, _>("actor")?)?,
-                    from_step: step_from_column(row.try_get("from_step")?)?,
-                    to_step: step_from_column(row.try_get("to_step")?)?,
-                    reason: row.try_get("reason")?,
-                    fields: from_json("audit fields", &row.try_get::<String, _>("fields")?)?,
-                })
+        let (org, id) = (org.to_string(), event_id.to_string());
+        self.db
+            .run(move |c| {
+                c.query(
+                    "SELECT ts, actor, from_step, to_step, reason, fields FROM audit \
+                     WHERE org_id = $1 AND event_id = $2 ORDER BY id",
+                    &params![org, id],
+                )?
+                .iter()
+                .map(audit_entry)
+                .collect()
             })
-            .collect()
+            .await
     }
 
     async fn client_context(
@@ -218,40 +332,8 @@ impl Store for SqlStore {
         org: &OrgSlug,
         client: &ClientEmail,
     ) -> Result<Option<ClientContext>, StoreError> {
-        let Some(profile) = self.load_profile(org, client).await? else {
-            return Ok(None);
-        };
-        let rows = sqlx::query(
-            "SELECT msg_id, ts, subject, body_preview, intent, confidence_pm FROM history \
-             WHERE org_id = $1 AND client_email = $2 ORDER BY id DESC LIMIT 5",
-        )
-        .bind(org.as_str())
-        .bind(client.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut history = rows
-            .iter()
-            .map(history_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        history.reverse();
-        // The latest event is the booking the client most recently wrote about.
-        let last = sqlx::query(
-            "SELECT event_id FROM history \
-             WHERE org_id = $1 AND client_email = $2 AND event_id IS NOT NULL ORDER BY id DESC LIMIT 1",
-        )
-        .bind(org.as_str())
-        .bind(client.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        let last_event = match last {
-            Some(row) => self
-                .event_by_id(org, &row.try_get::<String, _>("event_id")?)
-                .await?
-                .filter(|s| &s.event.client_email == client)
-                .map(|s| EventSummary::from(&s.event)),
-            None => None,
-        };
-        Ok(Some(ClientContext::build(profile, history, last_event)))
+        let (org, client) = (org.to_string(), client.clone());
+        self.db.run(move |c| client_context(c, &org, &client)).await
     }
 
     async fn commit_ingest(&self, c: IngestCommit<'_>) -> Result<(), StoreError> {
@@ -259,94 +341,73 @@ impl Store for SqlStore {
         let now = micros(c.received_at);
         let client = c.profile.email.as_str();
         let event_id = c.result.event_id.as_ref().map(|e| e.as_str());
-        let mut tx = self.pool.begin().await?;
-
-        let org_known = self
-            .known_orgs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(org);
+        let org_known = self.org_known(org);
+        let mut plan = Plan::new();
         if !org_known {
-            sqlx::query(
+            plan.push(Stmt::new(
                 "INSERT INTO organizations (org_id, name, created_at) VALUES ($1, $1, $2) \
                  ON CONFLICT (org_id) DO NOTHING",
+                params![org, now],
+            ));
+        }
+        plan.push(
+            Stmt::new(
+                "INSERT INTO messages (org_id, message_id, direction, client_email, event_id, subject, raw, received_at, result) \
+                 VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8) ON CONFLICT (org_id, message_id) DO NOTHING",
+                params![
+                    org,
+                    c.message.message_id.as_str(),
+                    client,
+                    event_id,
+                    c.message.subject.as_str(),
+                    c.raw.to_vec(),
+                    now,
+                    to_json(c.result),
+                ],
             )
-            .bind(org)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-
-        let inserted = sqlx::query(
-            "INSERT INTO messages (org_id, message_id, direction, client_email, event_id, subject, raw, received_at, result) \
-             VALUES ($1, $2, 'inbound', $3, $4, $5, $6, $7, $8) ON CONFLICT (org_id, message_id) DO NOTHING",
-        )
-        .bind(org)
-        .bind(c.message.message_id.as_str())
-        .bind(client)
-        .bind(event_id)
-        .bind(c.message.subject.as_str())
-        .bind(c.raw.to_vec())
-        .bind(now)
-        .bind(to_json(c.result))
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(StoreError::DuplicateMessage(c.message.message_id.clone()));
-        }
-
+            .or_fail(StoreError::DuplicateMessage(c.message.message_id.clone())),
+        );
         if c.profile_changed {
-            sqlx::query(
+            plan.push(Stmt::new(
                 "INSERT INTO clients (org_id, email, profile, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (org_id, email) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
-            )
-            .bind(org)
-            .bind(client)
-            .bind(to_json(c.profile))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                params![org, client, to_json(c.profile), now],
+            ));
         }
-
-        if let Some(write) = c.event
-            && let Err(e) = writes::write_event(&mut tx, c.org, write).await
-        {
-            tx.rollback().await?;
-            return Err(e);
+        if let Some(write) = c.event {
+            writes::event(&mut plan, c.org, write);
         }
-
         let h = c.history;
-        sqlx::query(
+        plan.push(Stmt::new(
             "INSERT INTO history (org_id, client_email, msg_id, event_id, ts, subject, body_preview, intent, confidence_pm) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(org)
-        .bind(client)
-        .bind(h.msg_id.as_str())
-        .bind(event_id)
-        .bind(micros(h.ts))
-        .bind(h.subject.as_str())
-        .bind(h.body_preview.as_str())
-        .bind(enum_text(&h.intent))
-        .bind(i64::from(h.confidence.per_mille()))
-        .execute(&mut *tx)
-        .await?;
-
+            params![
+                org,
+                client,
+                h.msg_id.as_str(),
+                event_id,
+                micros(h.ts),
+                h.subject.as_str(),
+                h.body_preview.as_str(),
+                enum_text(&h.intent),
+                i64::from(h.confidence.per_mille()),
+            ],
+        ));
         if let Some(event_id) = &c.result.event_id {
-            writes::insert_audit(&mut tx, c.org, event_id, c.audit).await?;
+            writes::audit(&mut plan, c.org, event_id, c.audit);
         }
-        writes::supersede(&mut tx, c.org, c.superseded, c.received_at).await?;
-        writes::insert_drafts(&mut tx, c.org, c.drafts).await?;
-        writes::insert_tasks(&mut tx, c.org, c.tasks).await?;
-        writes::insert_outbox(&mut tx, c.org, c.outbox, c.received_at).await?;
-
-        tx.commit().await?;
+        writes::effects(
+            &mut plan,
+            c.org,
+            c.superseded,
+            c.drafts,
+            c.tasks,
+            c.outbox,
+            c.received_at,
+        );
+        self.commit_plan(plan).await?;
         if !org_known {
-            self.known_orgs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(org.to_owned());
+            self.remember_org(org);
         }
         Ok(())
     }
@@ -357,41 +418,20 @@ impl Store for SqlStore {
         from: Date,
         to: Date,
     ) -> Result<Vec<Occupancy>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
-             WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
-             AND chosen_date >= $2 AND chosen_date <= $3",
-        )
-        .bind(org.as_str())
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let corrupt = |e: String| StoreError::Corrupt(e);
-        rows.iter()
-            .map(|row| {
-                let start: Option<String> = row.try_get("start_time")?;
-                let end: Option<String> = row.try_get("end_time")?;
-                let window = match (start, end) {
-                    (Some(s), Some(e)) => Some(Window {
-                        start: TimeOfDay::parse(&s).map_err(|e| corrupt(e.to_string()))?,
-                        end: TimeOfDay::parse(&e).map_err(|e| corrupt(e.to_string()))?,
-                    }),
-                    _ => None,
-                };
-                Ok(Occupancy {
-                    event_id: EventId::parse(&row.try_get::<String, _>("event_id")?)
-                        .map_err(|e| corrupt(e.to_string()))?,
-                    room_id: RoomId::parse(&row.try_get::<String, _>("locked_room_id")?)
-                        .map_err(|e| corrupt(e.to_string()))?,
-                    date: row
-                        .try_get::<String, _>("chosen_date")?
-                        .parse()
-                        .map_err(|e: jiff::Error| corrupt(e.to_string()))?,
-                    window,
-                })
+        let org = org.to_string();
+        self.db
+            .run(move |c| {
+                c.query(
+                    "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
+                     WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
+                     AND chosen_date >= $2 AND chosen_date <= $3",
+                    &params![org, from.to_string(), to.to_string()],
+                )?
+                .iter()
+                .map(occupancy_row)
+                .collect()
             })
-            .collect()
+            .await
     }
 
     async fn list_tasks(
@@ -407,61 +447,22 @@ impl Store for SqlStore {
              LEFT JOIN drafts d ON d.org_id = t.org_id AND d.draft_id = t.draft_id \
              LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id"
         );
-        let order = "ORDER BY t.created_at DESC, t.task_id DESC LIMIT $3";
+        let order = "ORDER BY t.created_at DESC, t.task_id DESC LIMIT $2";
         let limit = i64::from(if filter.limit == 0 { 100 } else { filter.limit });
-        let status = filter.status.map(|s| s.as_str());
-        let query = match (filter.event_id, status) {
-            (Some(event), Some(status)) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{select} WHERE t.org_id = $1 AND t.event_id = $2 AND t.status = $4 {order}"
-            )))
-            .bind(org.as_str())
-            .bind(event.as_str())
-            .bind(limit)
-            .bind(status),
-            (Some(event), None) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{select} WHERE t.org_id = $1 AND t.event_id = $2 {order}"
-            )))
-            .bind(org.as_str())
-            .bind(event.as_str())
-            .bind(limit),
-            (None, Some(status)) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{select} WHERE t.org_id = $1 AND t.status = $2 {order}"
-            )))
-            .bind(org.as_str())
-            .bind(status)
-            .bind(limit),
-            (None, None) => sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{select} WHERE t.org_id = $1 AND $2 = $2 {order}"
-            )))
-            .bind(org.as_str())
-            .bind(0_i64)
-            .bind(limit),
-        };
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| {
-                let subject: Option<String> = row.try_get("draft_subject")?;
-                let body: Option<String> = row.try_get("draft_body")?;
-                Ok(TaskView {
-                    task: reads::task(row)?,
-                    draft: subject
-                        .zip(body)
-                        .map(|(subject, body)| DraftText { subject, body }),
-                    client_email: row
-                        .try_get::<Option<String>, _>("client_email")?
-                        .map(|e| ClientEmail::parse(&e))
-                        .transpose()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    decided_at: row
-                        .try_get::<Option<i64>, _>("decided_at")?
-                        .map(from_micros)
-                        .transpose()?,
-                    notes: row.try_get("notes")?,
-                    reject_reason: row.try_get("reject_reason")?,
-                    edited_body: row.try_get("edited_body")?,
-                })
-            })
-            .collect()
+        let mut params = Vec::from(params![org.as_str(), limit]);
+        let mut conditions = String::from("t.org_id = $1");
+        if let Some(event) = filter.event_id {
+            params.push(event.as_str().into());
+            conditions.push_str(&format!(" AND t.event_id = ${}", params.len()));
+        }
+        if let Some(status) = filter.status {
+            params.push(status.as_str().into());
+            conditions.push_str(&format!(" AND t.status = ${}", params.len()));
+        }
+        let sql = format!("{select} WHERE {conditions} {order}");
+        self.db
+            .run(move |c| c.query(&sql, &params)?.iter().map(task_view).collect())
+            .await
     }
 
     async fn load_task(
@@ -469,33 +470,30 @@ impl Store for SqlStore {
         org: &OrgSlug,
         task_id: &TaskId,
     ) -> Result<Option<(HilTask, Option<Draft>)>, StoreError> {
-        let sql =
-            format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.org_id = $1 AND t.task_id = $2");
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(task_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let task = reads::task(&row)?;
-        let draft = match &task.draft_id {
-            None => None,
-            Some(id) => {
+        let (org, id) = (org.to_string(), task_id.to_string());
+        self.db
+            .run(move |c| {
                 let sql = format!(
-                    "SELECT {DRAFT_COLUMNS} FROM drafts d WHERE d.org_id = $1 AND d.draft_id = $2"
+                    "SELECT {TASK_COLUMNS} FROM tasks t WHERE t.org_id = $1 AND t.task_id = $2"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(org.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|r| reads::draft(&r))
-                    .transpose()?
-            }
-        };
-        Ok(Some((task, draft)))
+                let Some(row) = c.query_opt(&sql, &params![org.as_str(), id])? else {
+                    return Ok(None);
+                };
+                let task = reads::task(&row)?;
+                let draft = match &task.draft_id {
+                    None => None,
+                    Some(draft_id) => {
+                        let sql = format!(
+                            "SELECT {DRAFT_COLUMNS} FROM drafts d WHERE d.org_id = $1 AND d.draft_id = $2"
+                        );
+                        c.query_opt(&sql, &params![org.as_str(), draft_id.as_str()])?
+                            .map(|r| reads::draft(&r))
+                            .transpose()?
+                    }
+                };
+                Ok(Some((task, draft)))
+            })
+            .await
     }
 
     async fn thread_message_ids(
@@ -503,72 +501,72 @@ impl Store for SqlStore {
         org: &OrgSlug,
         event_id: &EventId,
     ) -> Result<Vec<MessageId>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT message_id FROM messages WHERE org_id = $1 AND event_id = $2 ORDER BY received_at, message_id",
-        )
-        .bind(org.as_str())
-        .bind(event_id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                MessageId::parse(&r.try_get::<String, _>("message_id")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+        let (org, id) = (org.to_string(), event_id.to_string());
+        self.db
+            .run(move |c| {
+                c.query(
+                    "SELECT message_id FROM messages WHERE org_id = $1 AND event_id = $2 ORDER BY received_at, message_id",
+                    &params![org, id],
+                )?
+                .iter()
+                .map(|r| MessageId::parse(&r.text("message_id")?).map_err(corrupt))
+                .collect()
             })
-            .collect()
+            .await
     }
 
     async fn commit_decision(&self, c: DecisionCommit<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut plan = Plan::new();
         if let Some(d) = c.decided {
-            let decided = sqlx::query(
-                "UPDATE tasks SET status = $1, decided_at = $2, updated_at = $2, notes = $3, reject_reason = $4, \
-                 edited_body = $5 WHERE org_id = $6 AND task_id = $7 AND status = 'pending'",
-            )
-            .bind(d.status.as_str())
-            .bind(micros(c.at))
-            .bind(d.notes)
-            .bind(d.reject_reason)
-            .bind(d.edited_body)
-            .bind(c.org.as_str())
-            .bind(d.task_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if decided.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Err(StoreError::TaskNotPending(d.task_id.clone()));
-            }
+            plan.push(
+                Stmt::new(
+                    "UPDATE tasks SET status = $1, decided_at = $2, updated_at = $2, notes = $3, reject_reason = $4, \
+                     edited_body = $5 WHERE org_id = $6 AND task_id = $7 AND status = 'pending'",
+                    params![
+                        d.status.as_str(),
+                        micros(c.at),
+                        d.notes,
+                        d.reject_reason,
+                        d.edited_body,
+                        c.org.as_str(),
+                        d.task_id.as_str(),
+                    ],
+                )
+                .or_fail(StoreError::TaskNotPending(d.task_id.clone())),
+            );
         }
         if let Some(write) = c.event {
-            if let Err(e) = writes::write_event(&mut tx, c.org, write).await {
-                tx.rollback().await?;
-                return Err(e);
-            }
+            writes::event(&mut plan, c.org, write);
             let event_id = match write {
                 crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => {
                     &e.event_id
                 }
             };
-            writes::insert_audit(&mut tx, c.org, event_id, c.audit).await?;
+            writes::audit(&mut plan, c.org, event_id, c.audit);
         }
-        writes::supersede(&mut tx, c.org, c.superseded, c.at).await?;
-        writes::insert_drafts(&mut tx, c.org, c.drafts).await?;
-        writes::insert_tasks(&mut tx, c.org, c.tasks).await?;
-        writes::insert_outbox(&mut tx, c.org, c.outbox, c.at).await?;
-        tx.commit().await?;
-        Ok(())
+        writes::effects(
+            &mut plan,
+            c.org,
+            c.superseded,
+            c.drafts,
+            c.tasks,
+            c.outbox,
+            c.at,
+        );
+        self.commit_plan(plan).await
     }
 
     async fn table_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let mut out = BTreeMap::new();
-        for table in TABLES {
-            // Table names come from the constant list above, never from input.
-            let sql = format!("SELECT COUNT(*) FROM {table}");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_one(&self.pool)
-                .await?;
-            out.insert(table.to_owned(), row.try_get::<i64, _>(0)?);
-        }
-        Ok(out)
+        self.db
+            .run(|c| {
+                let mut out = BTreeMap::new();
+                for table in TABLES {
+                    // Table names come from the constant list above, never from input.
+                    let row = c.query_opt(&format!("SELECT COUNT(*) AS n FROM {table}"), &[])?;
+                    out.insert(table.to_owned(), row.map_or(Ok(0), |r| r.first_int())?);
+                }
+                Ok(out)
+            })
+            .await
     }
 }
