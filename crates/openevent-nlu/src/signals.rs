@@ -150,8 +150,10 @@ fn accepts(lower: &str, sentences: &[(usize, &str)]) -> bool {
     if !ACCEPT_ANYWHERE.is_match(lower) {
         return false;
     }
+    // The anchored search is slow on non-ASCII text (Unicode `\b` leaves the fast engine), so it
+    // runs only on sentences the unanchored cues already match.
     sentences.iter().any(|(_, s)| {
-        ACCEPT.find_iter(s).any(|m| {
+        ACCEPT_ANYWHERE.is_match(s) && ACCEPT.find_iter(s).any(|m| {
             let before = &s[..m.start()];
             let after = &s[m.end()..];
             // "Is this ok?" asks; "We're fine with it, but - can we talk?" agrees, then asks.
