@@ -15,7 +15,8 @@ fn re(p: &str) -> Re {
 /// The agreement cues, bare; `ACCEPT` anchors them at word boundaries.
 const ACCEPT_CUES: &str = r"(?:yes please|yes,|yes\.|yes!|yes we|yes that|yes the|we accept|i accept|(?:like|happy|pleased|glad) to accept|accept (?:the|your) (?:offer|proposal|quote)|offer is accepted|sounds good|sounds great|sounds perfect|looks good|looks great|go ahead|please proceed|let's proceed|like to proceed|want to proceed|(?:confirm|book) the booking|we confirm|i confirm|hereby confirm|agreed|that works|works for us|works for me|works perfectly|fine with us|(?:fine|happy|ok|okay|good) with (?:the|your|this) (?:offer|proposal|quote)|fine for us|ok for us|okay for us|ok with us|ok by us|that's ok|that is ok|let's do it|move forward|go forward|proceed with (?:the|your) offer|sign the offer|perfect|approved|genehmigt|freigegeben|approuvé|approvato|aprobado|einverstanden|passt|nehmen (?:das|ihr|dein|euer)(?: \w+)? angebot an|nehmen (?:wir|es) (?:\w+ )?an|angebot an\b|gerne an\b|akzeptieren|ja gerne|ja, gerne|ja bitte|ja, bitte|ja, wir|ja,|bestätigen wir|wir bestätigen|hiermit bestätigen|in ordnung|klingt gut|klingt super|klingt perfekt|machen wir so|gerne buchen|geht für uns|d'accord|nous acceptons|j'accepte|accepter (?:l'|votre )offre|nous convient|me convient|c'est parfait|c'est bon pour nous|on valide|nous validons|je valide|bon pour accord|oui|nous confirmons|je confirme|va bene|accettiamo|accetto|confermiamo|confermo|d'accordo|perfetto|ok per noi|ci sta bene|procediamo|de acuerdo|aceptamos|acepto|confirmamos|confirmo|perfecto|sí|vale|nos parece bien|está bien|adelante)";
 
-static ACCEPT: LazyLock<Re> = LazyLock::new(|| re(&format!(r"(?:^|\b){ACCEPT_CUES}(?:\b|$)")));
+static ACCEPT: LazyLock<Re> =
+    LazyLock::new(|| re(&fold_to_ascii(&format!(r"(?:^|\b){ACCEPT_CUES}(?:\b|$)"))));
 
 /// The cues without their anchors: matches wherever `ACCEPT` matches in any sentence.
 static ACCEPT_ANYWHERE: LazyLock<Re> = LazyLock::new(|| re(ACCEPT_CUES));
@@ -150,19 +151,51 @@ fn accepts(lower: &str, sentences: &[(usize, &str)]) -> bool {
     if !ACCEPT_ANYWHERE.is_match(lower) {
         return false;
     }
-    // The anchored search is slow on non-ASCII text (Unicode `\b` leaves the fast engine), so it
-    // runs only on sentences the unanchored cues already match.
+    // Unicode `\b` on non-ASCII text drops the regex to its slowest engines, so the anchored
+    // search runs on an ASCII folding of the sentence with the same byte offsets.
     sentences.iter().any(|(_, s)| {
-        ACCEPT_ANYWHERE.is_match(s) && ACCEPT.find_iter(s).any(|m| {
-            let before = &s[..m.start()];
-            let after = &s[m.end()..];
+        if !ACCEPT_ANYWHERE.is_match(s) {
+            return false;
+        }
+        let folded = fold_to_ascii(s);
+        ACCEPT.find_iter(&folded).any(|m| {
+            let after_original = &s[m.end()..];
             // "Is this ok?" asks; "We're fine with it, but - can we talk?" agrees, then asks.
-            if after.trim_end().ends_with('?') && !after.contains([',', '-', '–']) {
+            if after_original.trim_end().ends_with('?')
+                && !after_original.contains([',', '-', '–'])
+            {
                 return false;
             }
-            !NEGATION_BEFORE.is_match(before) && !NEGATION_AFTER.is_match(after)
+            !NEGATION_BEFORE.is_match(&folded[..m.start()])
+                && !NEGATION_AFTER.is_match(&folded[m.end()..])
         })
     })
+}
+
+/// Replaces each non-ASCII character by as many ASCII bytes as it takes in UTF-8: letters and
+/// digits by `x` (word characters, as Unicode `\w` sees them), spaces by ` `, anything else by `~`.
+/// Offsets stay valid in the original, and word boundaries stay where Unicode puts them; cues
+/// are folded the same way, so "approuvé" still matches itself.
+fn fold_to_ascii(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        let fill = if c.is_alphanumeric() {
+            'x'
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            '~'
+        };
+        out.extend(std::iter::repeat_n(fill, c.len_utf8()));
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn rejection(lower: &str, sentences: &[(usize, &str)], removes_products: bool) -> bool {
@@ -191,6 +224,17 @@ fn rejection(lower: &str, sentences: &[(usize, &str)], removes_products: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acceptance_on_accented_text_keeps_unicode_word_boundaries() {
+        assert!(acceptance("für uns passt es, danke schön."));
+        assert!(acceptance("l'offre est approuvé, merci à vous."));
+        assert!(acceptance("sí, está bien para nosotros."));
+        assert!(!acceptance("für uns passt es leider nicht."));
+        // "passt" inside a longer word with an umlaut is no cue.
+        assert!(!acceptance("das überpasstä ist schön."));
+        assert_eq!(fold_to_ascii("für – x"), "fxxr ~~~ x");
+    }
 
     fn r(s: &str) -> Read {
         read(&s.to_lowercase(), false)
