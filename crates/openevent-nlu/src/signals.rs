@@ -19,7 +19,7 @@ static ACCEPT: LazyLock<Re> =
     LazyLock::new(|| re(&fold_to_ascii(&format!(r"(?:^|\b){ACCEPT_CUES}(?:\b|$)"))));
 
 /// The cues without their anchors: matches wherever `ACCEPT` matches in any sentence.
-static ACCEPT_ANYWHERE: LazyLock<Re> = LazyLock::new(|| re(ACCEPT_CUES));
+static ACCEPT_ANYWHERE: LazyLock<Re> = LazyLock::new(|| re(&fold_to_ascii(ACCEPT_CUES)));
 
 static NEGATION_BEFORE: LazyLock<Re> = LazyLock::new(|| {
     re(
@@ -147,27 +147,26 @@ pub fn acceptance(lower: &str) -> bool {
 }
 
 fn accepts(lower: &str, sentences: &[(usize, &str)]) -> bool {
+    // Unicode `\b` and `\w` on non-ASCII text drop the regex to its slowest engines, so the cues
+    // are searched in an ASCII folding of the text with the same byte offsets.
+    let folded = fold_to_ascii(lower);
     // Every cue is a substring of its sentence, so a text without one has no agreement.
-    if !ACCEPT_ANYWHERE.is_match(lower) {
+    if !ACCEPT_ANYWHERE.is_match(&folded) {
         return false;
     }
-    // Unicode `\b` on non-ASCII text drops the regex to its slowest engines, so the anchored
-    // search runs on an ASCII folding of the sentence with the same byte offsets.
-    sentences.iter().any(|(_, s)| {
-        if !ACCEPT_ANYWHERE.is_match(s) {
+    sentences.iter().any(|&(start, s)| {
+        let f = &folded[start..start + s.len()];
+        if !ACCEPT_ANYWHERE.is_match(f) {
             return false;
         }
-        let folded = fold_to_ascii(s);
-        ACCEPT.find_iter(&folded).any(|m| {
+        ACCEPT.find_iter(f).any(|m| {
             let after_original = &s[m.end()..];
             // "Is this ok?" asks; "We're fine with it, but - can we talk?" agrees, then asks.
-            if after_original.trim_end().ends_with('?')
-                && !after_original.contains([',', '-', '–'])
+            if after_original.trim_end().ends_with('?') && !after_original.contains([',', '-', '–'])
             {
                 return false;
             }
-            !NEGATION_BEFORE.is_match(&folded[..m.start()])
-                && !NEGATION_AFTER.is_match(&folded[m.end()..])
+            !NEGATION_BEFORE.is_match(&f[..m.start()]) && !NEGATION_AFTER.is_match(&f[m.end()..])
         })
     })
 }

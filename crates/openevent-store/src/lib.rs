@@ -126,6 +126,67 @@ pub struct TaskFilter<'a> {
     pub limit: u32,
 }
 
+/// What an API token may do in its organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything of the organization.
+    Viewer,
+    /// Reads, approves, rejects and edits.
+    Manager,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Manager => "manager",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "manager" => Some(Role::Manager),
+            _ => None,
+        }
+    }
+}
+
+/// A stored API token (its secret is not kept, only a hash of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    pub token_id: String,
+    pub org: OrgSlug,
+    pub role: Role,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// Which bookings to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventFilter<'a> {
+    pub status: Option<openevent_core::event::Status>,
+    pub step: Option<openevent_core::event::Step>,
+    /// Part of the client's email address or of the event id.
+    pub q: Option<&'a str>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A booking as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventListItem {
+    pub event_id: EventId,
+    pub client_email: ClientEmail,
+    pub status: openevent_core::event::Status,
+    pub current_step: openevent_core::event::Step,
+    pub chosen_date: Option<Date>,
+    pub locked_room_id: Option<openevent_core::ids::RoomId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 /// The storage interface. Every read and write is scoped by organization, and client lookups by
 /// client: no method can return another tenant's or another client's rows.
 pub trait Store: Send + Sync + 'static {
@@ -217,6 +278,26 @@ pub trait Store: Send + Sync + 'static {
         &self,
         commit: DecisionCommit<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a new API token (by its hash), creating the organization if needed.
+    fn create_token(
+        &self,
+        record: &TokenRecord,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The live token with this hash.
+    fn find_token(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<TokenRecord>, StoreError>> + Send;
+
+    /// The organization's bookings, newest first.
+    fn list_events(
+        &self,
+        org: &OrgSlug,
+        filter: EventFilter<'_>,
+    ) -> impl Future<Output = Result<Vec<EventListItem>, StoreError>> + Send;
 
     /// Row counts per table, for operators (no tenant data).
     fn table_counts(

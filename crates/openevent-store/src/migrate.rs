@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "indexes",
         sql: include_str!("../migrations/sqlite/0003_indexes.sql"),
     },
+    Migration {
+        version: 4,
+        description: "access",
+        sql: include_str!("../migrations/sqlite/0004_access.sql"),
+    },
 ];
 
 pub(crate) const HISTORY_TABLE: &str = "schema_migrations";

@@ -10,7 +10,7 @@ use openevent_core::AuditEntry;
 use openevent_core::calendar::{Occupancy, Window};
 use openevent_core::client::{ClientContext, ClientProfile, EventSummary, HistoryEntry};
 use openevent_core::effects::{Draft, HilTask, TurnResult};
-use openevent_core::event::{Event, TimeOfDay};
+use openevent_core::event::{Event, Status, TimeOfDay};
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
 
@@ -20,8 +20,8 @@ use crate::open::{self, Backend, DatabaseUrl};
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
 use crate::sqlite::Worker;
 use crate::{
-    DecisionCommit, DraftText, IngestCommit, Store, StoreError, StoredEvent, TaskFilter, TaskView,
-    writes,
+    DecisionCommit, DraftText, EventFilter, EventListItem, IngestCommit, Role, Store, StoreError,
+    StoredEvent, TaskFilter, TaskView, TokenRecord, writes,
 };
 
 /// Tables, in the order an operator reads them.
@@ -219,6 +219,28 @@ fn task_view(row: &Row) -> Result<TaskView, StoreError> {
         notes: row.opt_text("notes")?,
         reject_reason: row.opt_text("reject_reason")?,
         edited_body: row.opt_text("edited_body")?,
+    })
+}
+
+fn event_list_item(row: &Row) -> Result<EventListItem, StoreError> {
+    let step = row.int("current_step")?;
+    Ok(EventListItem {
+        event_id: EventId::parse(&row.text("event_id")?).map_err(corrupt)?,
+        client_email: ClientEmail::parse(&row.text("client_email")?).map_err(corrupt)?,
+        status: Status::parse(&row.text("status")?).map_err(corrupt)?,
+        current_step: step_from_column(Some(step))?
+            .ok_or_else(|| StoreError::Corrupt(format!("step {step}")))?,
+        chosen_date: row
+            .opt_text("chosen_date")?
+            .map(|d| d.parse().map_err(|e: jiff::Error| corrupt(e)))
+            .transpose()?,
+        locked_room_id: row
+            .opt_text("locked_room_id")?
+            .map(|r| RoomId::parse(&r))
+            .transpose()
+            .map_err(corrupt)?,
+        created_at: from_micros(row.int("created_at")?)?,
+        updated_at: from_micros(row.int("updated_at")?)?,
     })
 }
 
@@ -554,6 +576,98 @@ impl Store for SqlStore {
             c.at,
         );
         self.commit_plan(plan).await
+    }
+
+    async fn create_token(&self, record: &TokenRecord, token_hash: &str) -> Result<(), StoreError> {
+        let now = micros(record.created_at);
+        self.commit_plan(vec![
+            Stmt::new(
+                "INSERT INTO organizations (org_id, name, created_at) VALUES ($1, $1, $2) \
+                 ON CONFLICT (org_id) DO NOTHING",
+                params![record.org.as_str(), now],
+            ),
+            Stmt::new(
+                "INSERT INTO api_tokens (token_hash, token_id, org_id, role, name, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                params![
+                    token_hash,
+                    record.token_id.as_str(),
+                    record.org.as_str(),
+                    record.role.as_str(),
+                    record.name.as_str(),
+                    now,
+                ],
+            ),
+        ])
+        .await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let hash = token_hash.to_owned();
+        self.db
+            .run(move |c| {
+                c.query_opt(
+                    "SELECT token_id, org_id, role, name, created_at FROM api_tokens \
+                     WHERE token_hash = $1 AND revoked_at IS NULL",
+                    &params![hash],
+                )?
+                .map(|row| {
+                    let role = row.text("role")?;
+                    Ok(TokenRecord {
+                        token_id: row.text("token_id")?,
+                        org: OrgSlug::parse(&row.text("org_id")?).map_err(corrupt)?,
+                        role: Role::parse(&role)
+                            .ok_or_else(|| StoreError::Corrupt(format!("role '{role}'")))?,
+                        name: row.text("name")?,
+                        created_at: from_micros(row.int("created_at")?)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn list_events(
+        &self,
+        org: &OrgSlug,
+        filter: EventFilter<'_>,
+    ) -> Result<Vec<EventListItem>, StoreError> {
+        let limit = i64::from(filter.limit.clamp(1, 500));
+        let mut params = Vec::from(params![org.as_str(), limit, i64::from(filter.offset)]);
+        let mut conditions = String::from("org_id = $1");
+        if let Some(status) = filter.status {
+            params.push(status.as_str().into());
+            conditions.push_str(&format!(" AND status = ${}", params.len()));
+        }
+        if let Some(step) = filter.step {
+            params.push(i64::from(step.number()).into());
+            conditions.push_str(&format!(" AND current_step = ${}", params.len()));
+        }
+        if let Some(q) = filter.q.map(str::trim).filter(|q| !q.is_empty()) {
+            // A substring, never a pattern: LIKE's wildcards in the input match themselves.
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            params.push(format!("%{escaped}%").into());
+            let n = params.len();
+            conditions.push_str(&format!(
+                " AND (LOWER(client_email) LIKE ${n} ESCAPE '\\' OR LOWER(event_id) LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        let sql = format!(
+            "SELECT event_id, client_email, status, current_step, chosen_date, locked_room_id, created_at, updated_at \
+             FROM events WHERE {conditions} ORDER BY created_at DESC, event_id DESC LIMIT $2 OFFSET $3"
+        );
+        self.db
+            .run(move |c| {
+                c.query(&sql, &params)?
+                    .iter()
+                    .map(event_list_item)
+                    .collect()
+            })
+            .await
     }
 
     async fn table_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {

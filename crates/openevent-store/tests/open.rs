@@ -51,6 +51,8 @@ async fn an_edited_migration_is_refused() {
 
 #[tokio::test]
 async fn unknown_url_options_are_refused() {
-    let err = SqlStore::open("sqlite://x.db?cache=shared").await.unwrap_err();
+    let err = SqlStore::open("sqlite://x.db?cache=shared")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
 }

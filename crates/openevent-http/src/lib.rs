@@ -1,0 +1,71 @@
+//! openevent's HTTP API. Every route under `/api/v1` needs a bearer token and sees only its
+//! token's organization: another organization's ids answer 404, exactly like ids that do not
+//! exist. Errors are `application/problem+json` documents.
+
+pub mod auth;
+mod body;
+mod problem;
+mod routes;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use openevent_service::{Clock, Engine};
+use openevent_store::Store;
+
+pub use auth::{NewToken, Principal, RateLimiter, TokenError, create_token, token_hash};
+pub use problem::Problem;
+
+/// Largest JSON request body.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// What the handlers share.
+pub struct App<S> {
+    pub engine: Engine<S, Arc<dyn Clock>>,
+    pub limiter: RateLimiter,
+}
+
+/// The router's state: the app behind an `Arc`.
+pub struct AppState<S>(pub Arc<App<S>>);
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S> Deref for AppState<S> {
+    type Target = App<S>;
+    fn deref(&self) -> &App<S> {
+        &self.0
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
+    let api = Router::new()
+        .route("/messages", post(routes::post_message::<S>))
+        .route(
+            "/messages/raw",
+            post(routes::post_raw_message::<S>)
+                .layer(DefaultBodyLimit::max(openevent_mail::MAX_MESSAGE_BYTES)),
+        )
+        .route("/events", get(routes::list_events::<S>))
+        .route("/events/{id}", get(routes::get_event::<S>))
+        .route("/events/{id}/timeline", get(routes::event_timeline::<S>))
+        .route("/tasks", get(routes::list_tasks::<S>))
+        .route("/tasks/{id}/approve", post(routes::approve_task::<S>))
+        .route("/tasks/{id}/reject", post(routes::reject_task::<S>))
+        .route("/clients/{email}/context", get(routes::client_context::<S>))
+        .fallback(routes::not_found);
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz::<S>))
+        .nest("/api/v1", api)
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(AppState(app))
+}
