@@ -44,6 +44,17 @@ impl<S> Deref for AppState<S> {
     }
 }
 
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve<S: Store + Clone>(
+    listener: tokio::net::TcpListener,
+    app: Arc<App<S>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// The whole HTTP surface.
 pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
     let api = Router::new()

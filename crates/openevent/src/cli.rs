@@ -89,6 +89,38 @@ pub enum Command {
         #[command(subcommand)]
         command: VenueCommand,
     },
+    /// Run the HTTP API and the background workers (the IMAP poller when configured) until
+    /// SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// API tokens (stored hashed; a token is shown once, when it is created).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "OPENEVENT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Server configuration (TOML): `rate_limit_per_minute`, and an `[imap]` section to poll a
+    /// mailbox.
+    #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for the organization given with --org and print it (once).
+    Create {
+        /// manager (read, approve, reject, ingest) or viewer (read only).
+        #[arg(long)]
+        role: String,
+        /// What the token is for, e.g. "front desk laptop".
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

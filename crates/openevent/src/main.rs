@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod serve;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -25,7 +26,8 @@ use openevent_store::{SqlStore, Store, TaskFilter};
 use serde::Serialize;
 
 use crate::cli::{
-    BenchCommand, Cli, ClientCommand, Command, EventCommand, TasksCommand, VenueCommand,
+    BenchCommand, Cli, ClientCommand, Command, EventCommand, TasksCommand, TokenCommand,
+    VenueCommand,
 };
 
 /// sysexits' EX_DATAERR: the input was refused, nothing was stored.
@@ -252,8 +254,16 @@ async fn run(cli: Cli) -> Result<()> {
         }
         _ => None,
     };
+    let serve_config = match &cli.command {
+        Command::Serve(args) => Some(serve::ServeConfig::load(args.config.as_deref())?),
+        _ => None,
+    };
     let store = SqlStore::open(&cli.global.db).await?;
     let engine = Engine::new(store, clock, EngineConfig { venue, templates });
+    if let (Command::Serve(args), Some(config)) = (&cli.command, serve_config) {
+        let app = serve::app(engine, &config);
+        return serve::run(app, org, &args.bind, config).await;
+    }
     let outcome = dispatch(&engine, &org, cli.command, raw, decision_body).await;
     engine.store().close().await;
     outcome
@@ -321,6 +331,36 @@ async fn dispatch(
             print_json(&context)
         }
         Command::Tasks { command } => tasks_command(engine, org, command, decision_body).await,
+        Command::Token {
+            command: TokenCommand::Create { role, name },
+        } => {
+            let role = openevent_store::Role::parse(&role)
+                .ok_or_else(|| bad(format!("--role '{role}': use manager or viewer")))?;
+            let created = openevent_http::create_token(
+                engine.store(),
+                org,
+                role,
+                &name,
+                engine.clock().now(),
+            )
+            .await
+            .map_err(|e| match e {
+                openevent_http::TokenError::BadName => bad(e),
+                other => anyhow::Error::from(other),
+            })?;
+            #[derive(Serialize)]
+            struct Created<'a> {
+                /// Shown once: only a hash of it is stored.
+                token: &'a str,
+                #[serde(flatten)]
+                record: &'a openevent_store::TokenRecord,
+            }
+            print_json(&Created {
+                token: &created.token,
+                record: &created.record,
+            })
+        }
+        Command::Serve(_) => Err(anyhow!("serve runs before dispatch")),
         Command::Venue { .. } | Command::Demo | Command::Nlu { .. } | Command::Bench { .. } => {
             Err(anyhow!("this command runs before the database opens"))
         }

@@ -1,0 +1,170 @@
+//! `openevent serve`: the HTTP API and the background workers in one process, stopped gracefully
+//! by SIGTERM or Ctrl-C (in-flight requests and the message in hand finish; nothing new starts).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use openevent_core::ids::OrgSlug;
+use openevent_http::{App, RateLimiter};
+use openevent_imap::{ImapConfig, MessageSink, SinkError, SinkOutcome};
+use openevent_service::IngestError;
+use openevent_store::SqlStore;
+use serde::Deserialize;
+use tokio::sync::watch;
+
+use crate::bad;
+
+/// The server's configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Requests per minute per API token (default 600).
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Poll this mailbox and ingest what arrives into the organization given with --org.
+    #[serde(default)]
+    pub imap: Option<ImapConfig>,
+}
+
+impl ServeConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+        let config: ServeConfig =
+            toml::from_str(&text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        if config.rate_limit_per_minute == Some(0) {
+            return Err(bad(format!(
+                "{}: rate_limit_per_minute must be at least 1",
+                path.display()
+            )));
+        }
+        if let Some(imap) = &config.imap {
+            imap.validate()
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        }
+        Ok(config)
+    }
+}
+
+/// The IMAP poller's way into the same ingest path as the API and the CLI.
+struct EngineSink {
+    app: Arc<App<SqlStore>>,
+    org: OrgSlug,
+}
+
+impl MessageSink for EngineSink {
+    async fn ingest(&self, raw: Vec<u8>) -> Result<SinkOutcome, SinkError> {
+        match self.app.engine.ingest_raw(&self.org, &raw).await {
+            Ok(report) if report.duplicate => Ok(SinkOutcome::Duplicate),
+            Ok(_) => Ok(SinkOutcome::Committed),
+            Err(IngestError::Mail(e)) => Ok(SinkOutcome::Rejected {
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(SinkError::transient(e)),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+pub async fn run(
+    app: Arc<App<SqlStore>>,
+    org: OrgSlug,
+    bind: &str,
+    config: ServeConfig,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| bad(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let imap = match config.imap {
+        Some(imap) => {
+            let password = imap
+                .password_from_env()
+                .map_err(|e| bad(format!("imap: {e}")))?;
+            let sink = EngineSink {
+                app: Arc::clone(&app),
+                org: org.clone(),
+            };
+            let shutdown = stopped(stop_rx.clone());
+            tracing::info!(host = %imap.host, folder = %imap.folder, "IMAP poller starting");
+            Some(tokio::spawn(openevent_imap::run(
+                imap, password, sink, shutdown,
+            )))
+        }
+        None => None,
+    };
+
+    // The address line is for operators and for tests that bind port 0.
+    println!("openevent listening on http://{addr}");
+    let server = tokio::spawn(openevent_http::serve(
+        listener,
+        Arc::clone(&app),
+        stopped(stop_rx.clone()),
+    ));
+
+    let mut imap = imap;
+    // A poller that gives up (wrong password, missing folder) stops the server, loudly.
+    let poller_ended = tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            None
+        }
+        ended = async {
+            match imap.as_mut() {
+                Some(handle) => handle.await,
+                None => std::future::pending().await,
+            }
+        } => Some(ended),
+    };
+    let _ = stop_tx.send(true);
+    let served = server.await.context("the HTTP server task failed")?;
+    let polled = match (poller_ended, imap) {
+        (Some(ended), _) => ended.context("the IMAP poller task failed")?,
+        (None, Some(handle)) => handle.await.context("the IMAP poller task failed")?,
+        (None, None) => Ok(()),
+    };
+    app.engine.store().close().await;
+    served.context("the HTTP server failed")?;
+    polled.context("the IMAP poller stopped")?;
+    Ok(())
+}
+
+/// The state the server and its workers share.
+pub fn app(
+    engine: openevent_service::Engine<SqlStore, Arc<dyn openevent_service::Clock>>,
+    config: &ServeConfig,
+) -> Arc<App<SqlStore>> {
+    Arc::new(App {
+        engine,
+        limiter: RateLimiter::new(config.rate_limit_per_minute.unwrap_or(600)),
+    })
+}
