@@ -77,6 +77,12 @@ impl DeliveryKey {
     }
 }
 
+impl AsRef<str> for DeliveryKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for DeliveryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

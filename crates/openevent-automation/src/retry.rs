@@ -7,7 +7,6 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::delivery_key::DeliveryKey;
 use crate::validation::Problem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +78,7 @@ impl RetryPolicy {
     /// Deterministic jitter in `0..=backoff * jitter_percent / 100`.
     pub fn jitter(
         &self,
-        key: &DeliveryKey,
+        key: &(impl AsRef<str> + ?Sized),
         attempt: u32,
         backoff: SignedDuration,
     ) -> SignedDuration {
@@ -88,7 +87,7 @@ impl RetryPolicy {
             return SignedDuration::ZERO;
         }
         let mut h = Sha256::new();
-        h.update(key.as_str().as_bytes());
+        h.update(key.as_ref().as_bytes());
         h.update(attempt.to_be_bytes());
         let d = h.finalize();
         let r = u64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
@@ -98,9 +97,10 @@ impl RetryPolicy {
 
     /// After failed attempt `attempt` (1-based) at `now`: when to try again, or give up.
     /// `Permanent` errors never reach this; a Retry-After is honoured as a lower bound.
+    /// `key` is the delivery key (any outbox job's unique key).
     pub fn after_failure(
         &self,
-        key: &DeliveryKey,
+        key: &(impl AsRef<str> + ?Sized),
         attempt: u32,
         retry_after_secs: Option<u32>,
         now: Timestamp,
@@ -149,6 +149,7 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery_key::DeliveryKey;
 
     fn key() -> DeliveryKey {
         serde_json::from_str("\"dk1-00112233445566778899aabbccddeeff\"").unwrap()

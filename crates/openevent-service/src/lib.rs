@@ -6,6 +6,7 @@ pub mod clock;
 mod context;
 mod decisions;
 mod ingest;
+pub mod outbox;
 mod payments;
 mod queries;
 pub mod scenario;
@@ -19,6 +20,7 @@ use openevent_store::Store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decisions::{DecisionError, DecisionReport};
 pub use ingest::{IngestError, IngestReport};
+pub use outbox::{Channels, DispatchReport};
 pub use payments::{PaymentError, PaymentReport};
 pub use queries::EventView;
 

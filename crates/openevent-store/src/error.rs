@@ -22,6 +22,8 @@ pub enum StoreError {
     DuplicateMessage(MessageId),
     #[error("event {0} was changed concurrently")]
     Conflict(EventId),
+    #[error("outbox job {0} was taken over by another attempt after its lease expired")]
+    LeaseLost(String),
     #[error("task {0} was already decided")]
     TaskNotPending(TaskId),
     #[error("stored data is invalid: {0}")]

@@ -10,6 +10,7 @@ mod db;
 mod error;
 mod migrate;
 mod open;
+mod outbox;
 mod reads;
 mod sql;
 mod sqlite;
@@ -187,6 +188,48 @@ pub struct EventListItem {
     pub updated_at: Timestamp,
 }
 
+/// An outbox job a dispatcher claimed: it holds the lease until `lease_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub org: OrgSlug,
+    pub job_id: String,
+    pub event_id: Option<EventId>,
+    pub channel: String,
+    pub delivery_key: String,
+    /// The job's JSON payload (for email replies, an `OutboxEmail`).
+    pub payload: String,
+    /// This attempt's number (1 for the first); finishing is fenced by it.
+    pub attempt: u32,
+}
+
+/// How a claimed job's attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    Sent,
+    /// Transient failure: try again at `at`.
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    /// Permanent failure, or out of attempts.
+    Dead {
+        error: String,
+    },
+}
+
+/// An outbox job as an operator lists it (no message content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxRow {
+    pub job_id: String,
+    pub event_id: Option<EventId>,
+    pub channel: String,
+    pub status: openevent_automation::job::JobStatus,
+    pub due_at: Timestamp,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub delivery_key: String,
+}
+
 /// The storage interface. Every read and write is scoped by organization, and client lookups by
 /// client: no method can return another tenant's or another client's rows.
 pub trait Store: Send + Sync + 'static {
@@ -298,6 +341,38 @@ pub trait Store: Send + Sync + 'static {
         org: &OrgSlug,
         filter: EventFilter<'_>,
     ) -> impl Future<Output = Result<Vec<EventListItem>, StoreError>> + Send;
+
+    /// Claims up to `limit` due jobs (or jobs whose lease expired) of every organization on the
+    /// given channels, each with a lease until `lease_until`.
+    fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+        channels: &[&str],
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>, StoreError>> + Send;
+
+    /// Records how a claimed attempt ended, with its audit entry on the booking, in one
+    /// transaction. Fails with [`StoreError::LeaseLost`] when the lease expired and another
+    /// attempt took the job (nothing is written then).
+    fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        result: &JobResult,
+        audit: Option<&AuditEntry>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// When the next job becomes due (or a lease expires), if any is waiting.
+    fn next_due(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+
+    /// The organization's outbox, newest due first.
+    fn list_outbox(
+        &self,
+        org: &OrgSlug,
+        status: Option<openevent_automation::job::JobStatus>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
 
     /// Row counts per table, for operators (no tenant data).
     fn table_counts(

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use jiff::Timestamp;
 use jiff::civil::Date;
+use openevent_automation::job::JobStatus;
 use openevent_core::AuditEntry;
 use openevent_core::calendar::{Occupancy, Window};
 use openevent_core::client::{ClientContext, ClientProfile, EventSummary, HistoryEntry};
@@ -17,11 +19,12 @@ use openevent_core::understanding::Confidence;
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
 use crate::db::{Conn, Plan, Row, Stmt, execute_plan, params};
 use crate::open::{self, Backend, DatabaseUrl};
+use crate::outbox;
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
 use crate::sqlite::Worker;
 use crate::{
-    DecisionCommit, DraftText, EventFilter, EventListItem, IngestCommit, Role, Store, StoreError,
-    StoredEvent, TaskFilter, TaskView, TokenRecord, writes,
+    ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, IngestCommit, JobResult,
+    OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter, TaskView, TokenRecord, writes,
 };
 
 /// Tables, in the order an operator reads them.
@@ -667,6 +670,46 @@ impl Store for SqlStore {
                     .map(event_list_item)
                     .collect()
             })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+        channels: &[&str],
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let channels: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
+        self.db
+            .transaction(move |c| outbox::claim_due(c, now, lease_until, limit, &channels))
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        result: &JobResult,
+        audit: Option<&AuditEntry>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(outbox::finish_plan(job, result, audit, now))
+            .await
+    }
+
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.db.run(|c| outbox::next_due(c)).await
+    }
+
+    async fn list_outbox(
+        &self,
+        org: &OrgSlug,
+        status: Option<JobStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let org = org.to_string();
+        self.db
+            .run(move |c| outbox::list(c, &org, status, limit))
             .await
     }
 

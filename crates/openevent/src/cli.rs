@@ -92,6 +92,11 @@ pub enum Command {
     /// Run the HTTP API and the background workers (the IMAP poller when configured) until
     /// SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// The outbox: approved replies (and later reminders) waiting to be sent.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// API tokens (stored hashed; a token is shown once, when it is created).
     Token {
         #[command(subcommand)]
@@ -108,6 +113,27 @@ pub struct ServeArgs {
     /// mailbox.
     #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Send what is due now, once, and print {executed, failed, dead, skipped}.
+    RunDue {
+        /// Server configuration with the `[smtp]` section (as for `serve`).
+        #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Most jobs to send in this run.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// The organization's outbox (no message content), newest due first.
+    List {
+        /// scheduled, claimed, sent, failed, dead, skipped or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,8 +26,8 @@ use openevent_store::{SqlStore, Store, TaskFilter};
 use serde::Serialize;
 
 use crate::cli::{
-    BenchCommand, Cli, ClientCommand, Command, EventCommand, TasksCommand, TokenCommand,
-    VenueCommand,
+    BenchCommand, Cli, ClientCommand, Command, EventCommand, OutboxCommand, TasksCommand,
+    TokenCommand, VenueCommand,
 };
 
 /// sysexits' EX_DATAERR: the input was refused, nothing was stored.
@@ -256,13 +256,35 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let serve_config = match &cli.command {
         Command::Serve(args) => Some(serve::ServeConfig::load(args.config.as_deref())?),
+        Command::Outbox {
+            command: OutboxCommand::RunDue { config, .. },
+        } => Some(serve::ServeConfig::load(config.as_deref())?),
         _ => None,
     };
     let store = SqlStore::open(&cli.global.db).await?;
     let engine = Engine::new(store, clock, EngineConfig { venue, templates });
-    if let (Command::Serve(args), Some(config)) = (&cli.command, serve_config) {
+    if let (Command::Serve(args), Some(_)) = (&cli.command, &serve_config) {
+        let bind = args.bind.clone();
+        let config = serve_config.expect("loaded above");
         let app = serve::app(engine, &config);
-        return serve::run(app, org, &args.bind, config).await;
+        return serve::run(app, org, &bind, config).await;
+    }
+    if let (
+        Command::Outbox {
+            command: OutboxCommand::RunDue { limit, .. },
+        },
+        Some(config),
+    ) = (&cli.command, &serve_config)
+    {
+        let email = config.email_channel()?;
+        let channels = openevent_service::Channels {
+            email: email
+                .as_ref()
+                .map(|e| e as &dyn openevent_channels::DynChannel),
+        };
+        let report = engine.run_due(&channels, &config.retry, *limit).await;
+        engine.store().close().await;
+        return print_json(&report?);
     }
     let outcome = dispatch(&engine, &org, cli.command, raw, decision_body).await;
     engine.store().close().await;
@@ -360,7 +382,23 @@ async fn dispatch(
                 record: &created.record,
             })
         }
-        Command::Serve(_) => Err(anyhow!("serve runs before dispatch")),
+        Command::Outbox {
+            command: OutboxCommand::List { status, limit },
+        } => {
+            let status = status
+                .as_deref()
+                .map(|s| {
+                    serde_json::from_value::<openevent_automation::job::JobStatus>(
+                        serde_json::Value::String(s.to_owned()),
+                    )
+                    .map_err(|_| bad(format!("--status '{s}': scheduled, claimed, sent, failed, dead, skipped or cancelled")))
+                })
+                .transpose()?;
+            print_json(&engine.store().list_outbox(org, status, limit).await?)
+        }
+        Command::Serve(_) | Command::Outbox { .. } => {
+            Err(anyhow!("this command runs before dispatch"))
+        }
         Command::Venue { .. } | Command::Demo | Command::Nlu { .. } | Command::Bench { .. } => {
             Err(anyhow!("this command runs before the database opens"))
         }

@@ -5,11 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use jiff::SignedDuration;
+use openevent_automation::retry::RetryPolicy;
+use openevent_channels::{ProcessEnv, SmtpChannel, SmtpConfig};
 use openevent_core::ids::OrgSlug;
 use openevent_http::{App, RateLimiter};
 use openevent_imap::{ImapConfig, MessageSink, SinkError, SinkOutcome};
-use openevent_service::IngestError;
-use openevent_store::SqlStore;
+use openevent_service::{Channels, IngestError};
+use openevent_store::{SqlStore, Store};
 use serde::Deserialize;
 use tokio::sync::watch;
 
@@ -25,6 +28,12 @@ pub struct ServeConfig {
     /// Poll this mailbox and ingest what arrives into the organization given with --org.
     #[serde(default)]
     pub imap: Option<ImapConfig>,
+    /// Send approved replies through this SMTP server. Without it, mail waits in the outbox.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    /// How failed sends are retried (default: 6 attempts, 1, 2, 4, 8, 16 minutes apart).
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 impl ServeConfig {
@@ -46,7 +55,66 @@ impl ServeConfig {
             imap.validate()
                 .map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
+        let problems = config.retry.problems();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| format!("retry.{}: {}", p.path, p.message))
+                .collect();
+            return Err(bad(format!("{}: {}", path.display(), list.join("; "))));
+        }
         Ok(config)
+    }
+
+    /// The email channel, when `[smtp]` is configured (its password read from the environment).
+    pub fn email_channel(&self) -> Result<Option<SmtpChannel>> {
+        self.smtp
+            .as_ref()
+            .map(|smtp| SmtpChannel::new(smtp, &ProcessEnv).map_err(|e| bad(format!("smtp: {e}"))))
+            .transpose()
+    }
+}
+
+/// Sends what is due, then sleeps until the next job is due (at most a second, so that newly
+/// approved mail leaves promptly), until `stop`.
+async fn dispatch_loop(
+    app: Arc<App<SqlStore>>,
+    email: SmtpChannel,
+    policy: RetryPolicy,
+    mut stop: watch::Receiver<bool>,
+) {
+    const BATCH: u32 = 100;
+    let channels = Channels {
+        email: Some(&email),
+    };
+    while !*stop.borrow() {
+        let pause = match app.engine.run_due(&channels, &policy, BATCH).await {
+            Ok(report)
+                if report.executed + report.failed + report.dead + report.skipped >= BATCH =>
+            {
+                continue;
+            }
+            Ok(_) => match app.engine.store().next_due().await {
+                Ok(Some(at)) => {
+                    let wait = at.duration_since(app.engine.clock().now());
+                    wait.clamp(SignedDuration::ZERO, SignedDuration::from_secs(1))
+                }
+                Ok(None) => SignedDuration::from_secs(1),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the outbox failed");
+                    SignedDuration::from_secs(5)
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "dispatching failed");
+                SignedDuration::from_secs(5)
+            }
+        };
+        let pause = std::time::Duration::try_from(pause).unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => {}
+        }
     }
 }
 
@@ -94,7 +162,7 @@ pub async fn run(
     app: Arc<App<SqlStore>>,
     org: OrgSlug,
     bind: &str,
-    config: ServeConfig,
+    mut config: ServeConfig,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -105,7 +173,7 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let imap = match config.imap {
+    let imap = match config.imap.take() {
         Some(imap) => {
             let password = imap
                 .password_from_env()
@@ -121,6 +189,19 @@ pub async fn run(
             )))
         }
         None => None,
+    };
+
+    let dispatcher = match config.email_channel()? {
+        Some(email) => Some(tokio::spawn(dispatch_loop(
+            Arc::clone(&app),
+            email,
+            config.retry,
+            stop_rx.clone(),
+        ))),
+        None => {
+            tracing::warn!("no [smtp] configured: approved replies wait in the outbox");
+            None
+        }
     };
 
     // The address line is for operators and for tests that bind port 0.
@@ -147,6 +228,9 @@ pub async fn run(
     };
     let _ = stop_tx.send(true);
     let served = server.await.context("the HTTP server task failed")?;
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.await.context("the dispatcher task failed")?;
+    }
     let polled = match (poller_ended, imap) {
         (Some(ended), _) => ended.context("the IMAP poller task failed")?,
         (None, Some(handle)) => handle.await.context("the IMAP poller task failed")?,
