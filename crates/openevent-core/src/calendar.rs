@@ -56,7 +56,23 @@ fn interval(date: Date, window: Option<Window>, room: &Room, day: Date) -> (i64,
     }
 }
 
-/// Whether `room` is free on `date` for `window`, ignoring the bookings of `own`.
+/// The bookings that can reach into `date`: those of the day before (overnight windows,
+/// buffers), the day itself and the day after. `occupancy` must be sorted by date: this is a
+/// binary search, so a turn costs the same however full the calendar around it is.
+pub fn around(occupancy: &[Occupancy], date: Date) -> &[Occupancy] {
+    debug_assert!(
+        occupancy.is_sorted_by_key(|o| o.date),
+        "occupancy must be sorted by date"
+    );
+    let first = date.yesterday().unwrap_or(date);
+    let last = date.tomorrow().unwrap_or(date);
+    let start = occupancy.partition_point(|o| o.date < first);
+    let end = occupancy.partition_point(|o| o.date <= last);
+    &occupancy[start..end]
+}
+
+/// Whether `room` is free on `date` for `window`, ignoring the bookings of `own`. `occupancy`
+/// is sorted by date (see [`around`]).
 pub fn is_room_free(
     room: &Room,
     date: Date,
@@ -65,11 +81,9 @@ pub fn is_room_free(
     own: Option<&EventId>,
 ) -> bool {
     let (a, b) = interval(date, window, room, date);
-    occupancy
+    around(occupancy, date)
         .iter()
         .filter(|o| o.room_id == room.id && Some(&o.event_id) != own)
-        // Only neighbouring days can reach into this one (overnight windows, buffers).
-        .filter(|o| (o.date - date).get_days().abs() <= 1)
         .all(|o| {
             let (c, d) = interval(o.date, o.window, room, date);
             !(a < d && c < b)

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod body;
+mod metrics;
 mod problem;
 mod routes;
 
@@ -75,6 +76,7 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
     Router::new()
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz::<S>))
+        .route("/metrics", get(metrics::metrics::<S>))
         .nest("/api/v1", api)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -143,6 +143,30 @@ async fn health_and_readiness_need_no_token() {
 }
 
 #[tokio::test]
+async fn metrics_count_messages_and_waiting_work() {
+    let api = api().await;
+    api.inquiry("<metrics-1@helvetia-labs.ch>").await;
+    api.inquiry("<metrics-1@helvetia-labs.ch>").await; // a duplicate is not counted again
+    let r = api
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "{}",
+        r.content_type
+    );
+    let text = r.json.as_str().unwrap();
+    let processed: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("openevent_messages_processed_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(processed, 1, "{text}");
+    assert!(text.contains("openevent_tasks_pending 1"), "{text}");
+}
+
+#[tokio::test]
 async fn a_message_becomes_a_booking_and_a_repeat_is_recognised() {
     let api = api().await;
     let first = api.inquiry("<m1@helvetia-labs.ch>").await;

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use crate::text::Re;
+use crate::text::{Re, fold_to_ascii};
 
 const TYPES: &[(&str, &str)] = &[
     (
@@ -87,12 +87,15 @@ static COMBINED: LazyLock<Re> = LazyLock::new(|| {
         .iter()
         .map(|(_, p)| format!(r"(\b(?:{p})s?\b)"))
         .collect();
-    Re::new(&alternatives.join("|"))
+    Re::new(&fold_to_ascii(&alternatives.join("|")))
 });
 
 /// The event type named first in the text; ties at one position go to the more specific type.
+/// Matched on the ASCII folding of the text: Unicode word boundaries on accented text would
+/// drop this large pattern to the regex crate's slowest engine.
 pub fn extract(lower: &str) -> Option<String> {
-    let c = COMBINED.captures(lower)?;
+    let folded = fold_to_ascii(lower);
+    let c = COMBINED.captures(&folded)?;
     let rank = (1..=TYPES.len()).find(|&i| c.get(i).is_some())?;
     Some(TYPES[rank - 1].0.to_owned())
 }

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 
-use crate::text::Re;
 use crate::text::sentences;
+use crate::text::{Re, fold_to_ascii};
 
 fn re(p: &str) -> Re {
     Re::new(p)
@@ -169,32 +169,6 @@ fn accepts(lower: &str, sentences: &[(usize, &str)]) -> bool {
             !NEGATION_BEFORE.is_match(&f[..m.start()]) && !NEGATION_AFTER.is_match(&f[m.end()..])
         })
     })
-}
-
-/// Replaces each non-ASCII character by as many ASCII bytes as it takes in UTF-8: letters and
-/// digits by `x` (word characters, as Unicode `\w` sees them), spaces by ` `, anything else by `~`.
-/// Offsets stay valid in the original, and word boundaries stay where Unicode puts them; cues
-/// are folded the same way, so "approuvé" still matches itself.
-fn fold_to_ascii(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.is_ascii() {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-            continue;
-        }
-        let fill = if c.is_alphanumeric() {
-            'x'
-        } else if c.is_whitespace() {
-            ' '
-        } else {
-            '~'
-        };
-        out.extend(std::iter::repeat_n(fill, c.len_utf8()));
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 fn rejection(lower: &str, sentences: &[(usize, &str)], removes_products: bool) -> bool {

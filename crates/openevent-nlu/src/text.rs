@@ -264,6 +264,32 @@ pub fn ascii_pattern(pattern: &str) -> String {
     out
 }
 
+/// Replaces each non-ASCII character by as many ASCII bytes as it takes in UTF-8: letters and
+/// digits by `x` (word characters, as Unicode `\w` sees them), spaces by ` `, anything else by `~`.
+/// Offsets stay valid in the original, and word boundaries stay where Unicode puts them; cues
+/// are folded the same way, so "approuvé" still matches itself.
+pub(crate) fn fold_to_ascii(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        let fill = if c.is_alphanumeric() {
+            'x'
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            '~'
+        };
+        out.extend(std::iter::repeat_n(fill, c.len_utf8()));
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,12 @@ use jiff::Timestamp;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use openevent_core::calendar::Occupancy;
-use openevent_core::effects::{HilTask, TaskStatus};
+use openevent_core::effects::HilTask;
 use openevent_core::event::Event;
 use openevent_core::ids::{MessageId, OrgSlug};
 use openevent_core::understanding::Understanding;
 use openevent_core::workflow;
-use openevent_store::{Store, StoreError, TaskFilter};
+use openevent_store::{Store, StoreError};
 
 use crate::clock::Clock;
 use crate::{Engine, EngineConfig};
@@ -63,71 +63,40 @@ impl<S: Store, C: Clock> Engine<S, C> {
         let today = now.to_zoned(self.config.venue.time_zone().clone()).date();
         let from = today.checked_sub(1.day()).unwrap_or(today);
         let until = today.checked_add(CALENDAR_DAYS.days()).unwrap_or(today);
-        let mut occupancy = self
-            .store
-            .occupancy(org, from, until.checked_add(1.day()).unwrap_or(until))
-            .await?;
         let calendar_days: Vec<Date> = workflow::calendar_days(today, event, understanding)
             .into_iter()
             .filter(|d| *d > until)
             .collect();
-        // Consecutive days (a preferred month) are read as one range, each widened by a day on
-        // both sides for overnight bookings and buffers.
-        let mut ranges: Vec<(Date, Date)> = Vec::new();
+        // The loaded window, then the named days beyond it: consecutive days (a preferred month)
+        // are read as one range, each widened by a day on both sides for overnight bookings and
+        // buffers.
+        let mut ranges: Vec<(Date, Date)> =
+            vec![(from, until.checked_add(1.day()).unwrap_or(until))];
+        let mut named: Vec<(Date, Date)> = Vec::new();
         for d in &calendar_days {
-            match ranges.last_mut() {
+            match named.last_mut() {
                 Some((_, end)) if end.tomorrow().ok() == Some(*d) => *end = *d,
-                _ => ranges.push((*d, *d)),
+                _ => named.push((*d, *d)),
             }
         }
-        for (start, end) in ranges {
-            let around = self
-                .store
-                .occupancy(
-                    org,
-                    start.checked_sub(1.day()).unwrap_or(start),
-                    end.checked_add(1.day()).unwrap_or(end),
-                )
-                .await?;
-            for o in around {
-                if !occupancy.contains(&o) {
-                    occupancy.push(o);
-                }
-            }
-        }
-        let (pending, thread, client_name) = match event {
-            None => (Vec::new(), Vec::new(), None),
-            Some(e) => {
-                let pending = self
-                    .store
-                    .list_tasks(
-                        org,
-                        TaskFilter {
-                            status: Some(TaskStatus::Pending),
-                            event_id: Some(&e.event_id),
-                            limit: 1000,
-                        },
-                    )
-                    .await?
-                    .into_iter()
-                    .map(|v| v.task)
-                    .collect();
-                let thread = self.store.thread_message_ids(org, &e.event_id).await?;
-                let name = self
-                    .store
-                    .load_profile(org, &e.client_email)
-                    .await?
-                    .and_then(|p| p.name);
-                (pending, thread, name)
-            }
-        };
+        ranges.extend(named.into_iter().map(|(start, end)| {
+            (
+                start.checked_sub(1.day()).unwrap_or(start),
+                end.checked_add(1.day()).unwrap_or(end),
+            )
+        }));
+        let loaded = self
+            .store
+            .turn_context(org, &ranges, event.map(|e| (&e.event_id, &e.client_email)))
+            .await?;
         Ok(TurnData {
-            occupancy,
+            // Sorted by date by the store, as the workflow's availability checks need it.
+            occupancy: loaded.occupancy,
             calendar_until: until,
             calendar_days,
-            pending,
-            thread,
-            client_name,
+            pending: loaded.pending_tasks,
+            thread: loaded.thread,
+            client_name: loaded.client_name,
         })
     }
 }

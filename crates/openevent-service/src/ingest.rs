@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Engine;
 use crate::clock::Clock;
-use crate::understanding::understand;
+use crate::understanding::{llm_audit, understand};
 
 /// How often a turn is recomputed when its booking changed underneath it.
 const MAX_CONFLICT_RETRIES: usize = 16;
@@ -64,29 +64,47 @@ impl<S: Store, C: Clock> Engine<S, C> {
     ) -> Result<IngestReport, IngestError> {
         let message = &Self::new_text_only(message);
         for _ in 0..MAX_CONFLICT_RETRIES {
-            if let Some(result) = self
+            let lookup = self
                 .store
-                .find_message_result(org, &message.message_id)
-                .await?
-            {
+                .inbound_lookup(
+                    org,
+                    &message.message_id,
+                    &message.from,
+                    &message.thread_parents(),
+                )
+                .await?;
+            if let Some(result) = lookup.previous {
                 return Ok(IngestReport {
                     result,
                     duplicate: true,
                 });
             }
-            let profile = self.store.load_profile(org, &message.from).await?;
-            let thread = self
-                .store
-                .find_thread_event(org, &message.from, &message.thread_parents())
-                .await?;
+            let (profile, thread) = (lookup.profile, lookup.thread);
             let now = self.clock.now();
-            let (understanding, change) = understand(
+            let (mut understanding, mut change) = understand(
                 &self.config.venue,
                 &self.lexicon,
                 message,
                 thread.as_ref().map(|s| &s.event),
                 now,
             );
+            let mut llm_note = None;
+            if let Some(llm) = &self.llm {
+                let refined = llm
+                    .refine(&message.subject, &message.body_text, &understanding)
+                    .await;
+                llm_note = Some(llm_audit(&refined.llm, now));
+                if !refined.llm.is_fallback() {
+                    understanding = refined.understanding;
+                    change = thread.as_ref().and_then(|s| {
+                        openevent_nlu::detect_change_type(
+                            &s.event,
+                            &understanding,
+                            &message.body_text,
+                        )
+                    });
+                }
+            }
             let data = self
                 .turn_data(
                     org,
@@ -101,7 +119,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 .or_else(|| profile.as_ref().and_then(|p| p.name.clone()))
                 .or_else(|| message.from_name.clone());
             let ctx = data.ctx(org, &self.config, name.as_deref(), now);
-            let outcome = intake::decide(IntakeInput {
+            let mut outcome = intake::decide(IntakeInput {
                 org,
                 message,
                 understanding: &understanding,
@@ -111,6 +129,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 change,
                 now,
             })?;
+            if let (Some(note), Some(_)) = (llm_note, &outcome.result.event_id) {
+                outcome.audit.push(note);
+            }
             let event_write = outcome.event.as_ref().map(|event| match &thread {
                 Some(stored) if !outcome.event_is_new => EventWrite::Update {
                     event,
@@ -136,6 +157,12 @@ impl<S: Store, C: Clock> Engine<S, C> {
             };
             match self.store.commit_ingest(commit).await {
                 Ok(()) => {
+                    *self
+                        .processed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(outcome.result.action.as_str())
+                        .or_default() += 1;
                     tracing::info!(
                         org = %org,
                         message_id = %message.message_id,

@@ -48,6 +48,10 @@ pub struct Engine<S, C> {
     /// The venue's vocabulary prepared for the NLU once: preparing costs more than reading a
     /// message.
     lexicon: PreparedLexicon,
+    /// The optional LLM that may refine what the rules understood (off unless configured).
+    llm: Option<openevent_llm::LlmClient>,
+    /// Messages processed by this process, by the turn's action (for metrics).
+    processed: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl<S: Store, C: Clock> Engine<S, C> {
@@ -57,7 +61,29 @@ impl<S: Store, C: Clock> Engine<S, C> {
             store,
             clock,
             config,
+            llm: None,
+            processed: Default::default(),
         }
+    }
+
+    /// Messages this process has processed, by action (duplicates not counted).
+    pub fn processed_by_action(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.processed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Lets an LLM refine each message's understanding; the rules' facts always win, and any
+    /// failure falls back to the rules' result, recorded on the booking's timeline.
+    pub fn with_llm(mut self, llm: openevent_llm::LlmClient) -> Self {
+        self.llm = Some(llm);
+        self
+    }
+
+    /// The LLM adapter's counters (requests, used, fallbacks by reason), when one is configured.
+    pub fn llm_metrics(&self) -> Option<openevent_llm::MetricsSnapshot> {
+        self.llm.as_ref().map(|l| l.metrics().snapshot())
     }
 
     pub fn store(&self) -> &S {

@@ -230,6 +230,40 @@ pub struct OutboxRow {
     pub delivery_key: String,
 }
 
+/// What processing an inbound message reads first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundLookup {
+    /// The stored result, when this message was processed before.
+    pub previous: Option<TurnResult>,
+    pub profile: Option<ClientProfile>,
+    /// The booking the message's thread belongs to.
+    pub thread: Option<StoredEvent>,
+}
+
+/// Sorts bookings by date (as the workflow's availability checks need them) and drops the
+/// duplicates that overlapping date ranges return.
+pub fn sort_occupancy(occupancy: &mut Vec<Occupancy>) {
+    occupancy.sort_by(|a, b| (a.date, &a.event_id).cmp(&(b.date, &b.event_id)));
+    occupancy.dedup();
+}
+
+/// What a workflow turn looks at besides the booking.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TurnContext {
+    /// Sorted by date, without duplicates.
+    pub occupancy: Vec<Occupancy>,
+    pub pending_tasks: Vec<HilTask>,
+    pub thread: Vec<MessageId>,
+    pub client_name: Option<String>,
+}
+
+/// Aggregate counts for metrics (no tenant data).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OperationalCounts {
+    pub outbox_by_status: BTreeMap<String, i64>,
+    pub pending_tasks: i64,
+}
+
 /// The storage interface. Every read and write is scoped by organization, and client lookups by
 /// client: no method can return another tenant's or another client's rows.
 pub trait Store: Send + Sync + 'static {
@@ -373,6 +407,65 @@ pub trait Store: Send + Sync + 'static {
         status: Option<openevent_automation::job::JobStatus>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxRow>, StoreError>> + Send;
+
+    /// [`Store::find_message_result`], [`Store::load_profile`] and [`Store::find_thread_event`]
+    /// together (a backend may answer them in one round trip).
+    fn inbound_lookup(
+        &self,
+        org: &OrgSlug,
+        message_id: &MessageId,
+        client: &ClientEmail,
+        parents: &[&MessageId],
+    ) -> impl Future<Output = Result<InboundLookup, StoreError>> + Send {
+        async move {
+            Ok(InboundLookup {
+                previous: self.find_message_result(org, message_id).await?,
+                profile: self.load_profile(org, client).await?,
+                thread: self.find_thread_event(org, client, parents).await?,
+            })
+        }
+    }
+
+    /// The occupancy of each date range (deduplicated), and for a booking its pending tasks,
+    /// thread and client name, together (a backend may answer them in one round trip).
+    fn turn_context(
+        &self,
+        org: &OrgSlug,
+        ranges: &[(Date, Date)],
+        event: Option<(&EventId, &ClientEmail)>,
+    ) -> impl Future<Output = Result<TurnContext, StoreError>> + Send {
+        async move {
+            let mut out = TurnContext::default();
+            for (from, to) in ranges {
+                out.occupancy.extend(self.occupancy(org, *from, *to).await?);
+            }
+            sort_occupancy(&mut out.occupancy);
+            if let Some((event_id, client)) = event {
+                out.pending_tasks = self
+                    .list_tasks(
+                        org,
+                        TaskFilter {
+                            status: Some(TaskStatus::Pending),
+                            event_id: Some(event_id),
+                            limit: 1000,
+                        },
+                    )
+                    .await?
+                    .into_iter()
+                    .map(|v| v.task)
+                    .collect();
+                out.thread = self.thread_message_ids(org, event_id).await?;
+                out.client_name = self.load_profile(org, client).await?.and_then(|p| p.name);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Outbox jobs per status and pending tasks, over all organizations (counts only, for
+    /// metrics).
+    fn operational_counts(
+        &self,
+    ) -> impl Future<Output = Result<OperationalCounts, StoreError>> + Send;
 
     /// Row counts per table, for operators (no tenant data).
     fn table_counts(

@@ -40,6 +40,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "access",
         sql: include_str!("../migrations/sqlite/0004_access.sql"),
     },
+    Migration {
+        version: 5,
+        description: "calendar index",
+        sql: include_str!("../migrations/sqlite/0005_calendar_index.sql"),
+    },
 ];
 
 pub(crate) const HISTORY_TABLE: &str = "schema_migrations";

@@ -155,7 +155,8 @@ fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> 
     }
     // FULL: a commit that returned is on disk, so an accepted message survives power loss.
     conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;",
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
+         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
     )
     .map_err(|e| unreadable(url, e))?;
     if url.path.is_some() && url.mode != Mode::ReadOnly {

@@ -11,20 +11,21 @@ use openevent_automation::job::JobStatus;
 use openevent_core::AuditEntry;
 use openevent_core::calendar::{Occupancy, Window};
 use openevent_core::client::{ClientContext, ClientProfile, EventSummary, HistoryEntry};
-use openevent_core::effects::{Draft, HilTask, TurnResult};
+use openevent_core::effects::{Draft, HilTask, TaskStatus, TurnResult};
 use openevent_core::event::{Event, Status, TimeOfDay};
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
 
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
-use crate::db::{Conn, Plan, Row, Stmt, execute_plan, params};
+use crate::db::{Conn, Plan, Row, Stmt, Value, execute_plan, params};
 use crate::open::{self, Backend, DatabaseUrl};
 use crate::outbox;
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
 use crate::sqlite::Worker;
 use crate::{
-    ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, IngestCommit, JobResult,
-    OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter, TaskView, TokenRecord, writes,
+    ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, InboundLookup, IngestCommit,
+    JobResult, OperationalCounts, OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter,
+    TaskView, TokenRecord, TurnContext, writes,
 };
 
 /// Tables, in the order an operator reads them.
@@ -187,6 +188,95 @@ fn client_context(
     Ok(Some(ClientContext::build(profile, history, last_event)))
 }
 
+fn message_result(
+    c: &mut dyn Conn,
+    org: &str,
+    id: &MessageId,
+) -> Result<Option<TurnResult>, StoreError> {
+    let Some(row) = c.query_opt(
+        "SELECT result FROM messages WHERE org_id = $1 AND message_id = $2 AND direction = 'inbound'",
+        &params![org, id.as_str()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let text = row
+        .opt_text("result")?
+        .ok_or_else(|| StoreError::Corrupt(format!("message {id} has no stored result")))?;
+    Ok(Some(from_json("turn result", &text)?))
+}
+
+/// The booking of `client` that the nearest of `parents` belongs to.
+fn thread_event(
+    c: &mut dyn Conn,
+    org: &str,
+    client: &str,
+    parents: &[String],
+) -> Result<Option<StoredEvent>, StoreError> {
+    for parent in parents {
+        let row = c.query_opt(
+            "SELECT event_id FROM messages \
+             WHERE org_id = $1 AND client_email = $2 AND message_id = $3 AND event_id IS NOT NULL",
+            &params![org, client, parent.as_str()],
+        )?;
+        if let Some(row) = row {
+            return event_by_id(c, org, &row.text("event_id")?);
+        }
+    }
+    Ok(None)
+}
+
+fn occupancy(
+    c: &mut dyn Conn,
+    org: &str,
+    from: Date,
+    to: Date,
+) -> Result<Vec<Occupancy>, StoreError> {
+    c.query(
+        "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
+         WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
+         AND chosen_date >= $2 AND chosen_date <= $3",
+        &params![org, from.to_string(), to.to_string()],
+    )?
+    .iter()
+    .map(occupancy_row)
+    .collect()
+}
+
+fn thread_ids(c: &mut dyn Conn, org: &str, event_id: &str) -> Result<Vec<MessageId>, StoreError> {
+    c.query(
+        "SELECT message_id FROM messages WHERE org_id = $1 AND event_id = $2 ORDER BY received_at, message_id",
+        &params![org, event_id],
+    )?
+    .iter()
+    .map(|r| MessageId::parse(&r.text("message_id")?).map_err(corrupt))
+    .collect()
+}
+
+/// One statement per filter shape, so that each can use its index (a `$n IS NULL OR …` filter
+/// would make SQLite scan the table).
+fn tasks_query(org: &OrgSlug, filter: TaskFilter<'_>) -> (String, Vec<Value>) {
+    let select = format!(
+        "SELECT {TASK_COLUMNS}, d.subject AS draft_subject, d.body AS draft_body, e.client_email AS client_email \
+         FROM tasks t \
+         LEFT JOIN drafts d ON d.org_id = t.org_id AND d.draft_id = t.draft_id \
+         LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id"
+    );
+    let order = "ORDER BY t.created_at DESC, t.task_id DESC LIMIT $2";
+    let limit = i64::from(if filter.limit == 0 { 100 } else { filter.limit });
+    let mut params = Vec::from(params![org.as_str(), limit]);
+    let mut conditions = String::from("t.org_id = $1");
+    if let Some(event) = filter.event_id {
+        params.push(event.as_str().into());
+        conditions.push_str(&format!(" AND t.event_id = ${}", params.len()));
+    }
+    if let Some(status) = filter.status {
+        params.push(status.as_str().into());
+        conditions.push_str(&format!(" AND t.status = ${}", params.len()));
+    }
+    (format!("{select} WHERE {conditions} {order}"), params)
+}
+
 fn occupancy_row(row: &Row) -> Result<Occupancy, StoreError> {
     let window = match (row.opt_text("start_time")?, row.opt_text("end_time")?) {
         (Some(s), Some(e)) => Some(Window {
@@ -269,21 +359,7 @@ impl Store for SqlStore {
         message_id: &MessageId,
     ) -> Result<Option<TurnResult>, StoreError> {
         let (org, id) = (org.to_string(), message_id.clone());
-        self.db
-            .run(move |c| {
-                let Some(row) = c.query_opt(
-                    "SELECT result FROM messages WHERE org_id = $1 AND message_id = $2 AND direction = 'inbound'",
-                    &params![org, id.as_str()],
-                )?
-                else {
-                    return Ok(None);
-                };
-                let text = row.opt_text("result")?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("message {id} has no stored result"))
-                })?;
-                Ok(Some(from_json("turn result", &text)?))
-            })
-            .await
+        self.db.run(move |c| message_result(c, &org, &id)).await
     }
 
     async fn load_profile(
@@ -307,19 +383,7 @@ impl Store for SqlStore {
         let (org, client) = (org.to_string(), client.to_string());
         let parents: Vec<String> = parents.iter().map(|p| p.to_string()).collect();
         self.db
-            .run(move |c| {
-                for parent in &parents {
-                    let row = c.query_opt(
-                        "SELECT event_id FROM messages \
-                         WHERE org_id = $1 AND client_email = $2 AND message_id = $3 AND event_id IS NOT NULL",
-                        &params![org.as_str(), client.as_str(), parent.as_str()],
-                    )?;
-                    if let Some(row) = row {
-                        return event_by_id(c, &org, &row.text("event_id")?);
-                    }
-                }
-                Ok(None)
-            })
+            .run(move |c| thread_event(c, &org, &client, &parents))
             .await
     }
 
@@ -444,19 +508,7 @@ impl Store for SqlStore {
         to: Date,
     ) -> Result<Vec<Occupancy>, StoreError> {
         let org = org.to_string();
-        self.db
-            .run(move |c| {
-                c.query(
-                    "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
-                     WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
-                     AND chosen_date >= $2 AND chosen_date <= $3",
-                    &params![org, from.to_string(), to.to_string()],
-                )?
-                .iter()
-                .map(occupancy_row)
-                .collect()
-            })
-            .await
+        self.db.run(move |c| occupancy(c, &org, from, to)).await
     }
 
     async fn list_tasks(
@@ -464,27 +516,7 @@ impl Store for SqlStore {
         org: &OrgSlug,
         filter: TaskFilter<'_>,
     ) -> Result<Vec<TaskView>, StoreError> {
-        // One statement per filter shape, so that each can use its index (a `$n IS NULL OR …`
-        // filter would make SQLite scan the table).
-        let select = format!(
-            "SELECT {TASK_COLUMNS}, d.subject AS draft_subject, d.body AS draft_body, e.client_email AS client_email \
-             FROM tasks t \
-             LEFT JOIN drafts d ON d.org_id = t.org_id AND d.draft_id = t.draft_id \
-             LEFT JOIN events e ON e.org_id = t.org_id AND e.event_id = t.event_id"
-        );
-        let order = "ORDER BY t.created_at DESC, t.task_id DESC LIMIT $2";
-        let limit = i64::from(if filter.limit == 0 { 100 } else { filter.limit });
-        let mut params = Vec::from(params![org.as_str(), limit]);
-        let mut conditions = String::from("t.org_id = $1");
-        if let Some(event) = filter.event_id {
-            params.push(event.as_str().into());
-            conditions.push_str(&format!(" AND t.event_id = ${}", params.len()));
-        }
-        if let Some(status) = filter.status {
-            params.push(status.as_str().into());
-            conditions.push_str(&format!(" AND t.status = ${}", params.len()));
-        }
-        let sql = format!("{select} WHERE {conditions} {order}");
+        let (sql, params) = tasks_query(org, filter);
         self.db
             .run(move |c| c.query(&sql, &params)?.iter().map(task_view).collect())
             .await
@@ -527,15 +559,65 @@ impl Store for SqlStore {
         event_id: &EventId,
     ) -> Result<Vec<MessageId>, StoreError> {
         let (org, id) = (org.to_string(), event_id.to_string());
+        self.db.run(move |c| thread_ids(c, &org, &id)).await
+    }
+
+    async fn inbound_lookup(
+        &self,
+        org: &OrgSlug,
+        message_id: &MessageId,
+        client: &ClientEmail,
+        parents: &[&MessageId],
+    ) -> Result<InboundLookup, StoreError> {
+        let (org, id, client) = (org.to_string(), message_id.clone(), client.to_string());
+        let parents: Vec<String> = parents.iter().map(|p| p.to_string()).collect();
         self.db
             .run(move |c| {
-                c.query(
-                    "SELECT message_id FROM messages WHERE org_id = $1 AND event_id = $2 ORDER BY received_at, message_id",
-                    &params![org, id],
-                )?
-                .iter()
-                .map(|r| MessageId::parse(&r.text("message_id")?).map_err(corrupt))
-                .collect()
+                Ok(InboundLookup {
+                    previous: message_result(c, &org, &id)?,
+                    profile: load_profile(c, &org, &client)?,
+                    thread: thread_event(c, &org, &client, &parents)?,
+                })
+            })
+            .await
+    }
+
+    async fn turn_context(
+        &self,
+        org: &OrgSlug,
+        ranges: &[(Date, Date)],
+        event: Option<(&EventId, &ClientEmail)>,
+    ) -> Result<TurnContext, StoreError> {
+        let ranges = ranges.to_vec();
+        let tasks = event.map(|(event_id, _)| {
+            tasks_query(
+                org,
+                TaskFilter {
+                    status: Some(TaskStatus::Pending),
+                    event_id: Some(event_id),
+                    limit: 1000,
+                },
+            )
+        });
+        let event = event.map(|(e, c)| (e.to_string(), c.to_string()));
+        let org = org.to_string();
+        self.db
+            .run(move |c| {
+                let mut out = TurnContext::default();
+                for (from, to) in ranges {
+                    out.occupancy.extend(occupancy(c, &org, from, to)?);
+                }
+                crate::sort_occupancy(&mut out.occupancy);
+                if let (Some((event_id, client)), Some((sql, params))) = (event, tasks) {
+                    out.pending_tasks = c
+                        .query(&sql, &params)?
+                        .iter()
+                        .map(reads::task)
+                        .collect::<Result<_, _>>()?;
+                    out.thread = thread_ids(c, &org, &event_id)?;
+                    out.client_name = load_profile(c, &org, &client)?.and_then(|p| p.name);
+                }
+                Ok(out)
             })
             .await
     }
@@ -710,6 +792,28 @@ impl Store for SqlStore {
         let org = org.to_string();
         self.db
             .run(move |c| outbox::list(c, &org, status, limit))
+            .await
+    }
+
+    async fn operational_counts(&self) -> Result<OperationalCounts, StoreError> {
+        self.db
+            .run(|c| {
+                let mut out = OperationalCounts::default();
+                for row in c.query(
+                    "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status",
+                    &[],
+                )? {
+                    out.outbox_by_status
+                        .insert(row.text("status")?, row.int("n")?);
+                }
+                out.pending_tasks = c
+                    .query_opt(
+                        "SELECT COUNT(*) AS n FROM tasks WHERE status = 'pending'",
+                        &[],
+                    )?
+                    .map_or(Ok(0), |r| r.first_int())?;
+                Ok(out)
+            })
             .await
     }
 

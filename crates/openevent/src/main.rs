@@ -266,7 +266,7 @@ async fn run(cli: Cli) -> Result<()> {
     if let (Command::Serve(args), Some(_)) = (&cli.command, &serve_config) {
         let bind = args.bind.clone();
         let config = serve_config.expect("loaded above");
-        let app = serve::app(engine, &config);
+        let app = serve::app(engine, &config)?;
         return serve::run(app, org, &bind, config).await;
     }
     if let (

@@ -11,6 +11,7 @@ use openevent_channels::{ProcessEnv, SmtpChannel, SmtpConfig};
 use openevent_core::ids::OrgSlug;
 use openevent_http::{App, RateLimiter};
 use openevent_imap::{ImapConfig, MessageSink, SinkError, SinkOutcome};
+use openevent_llm::{LlmClient, LlmConfig};
 use openevent_service::{Channels, IngestError};
 use openevent_store::{SqlStore, Store};
 use serde::Deserialize;
@@ -34,6 +35,9 @@ pub struct ServeConfig {
     /// How failed sends are retried (default: 6 attempts, 1, 2, 4, 8, 16 minutes apart).
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// An OpenAI-compatible model that may refine the rules' understanding (off when absent).
+    #[serde(default)]
+    pub llm: Option<LlmConfig>,
 }
 
 impl ServeConfig {
@@ -53,6 +57,10 @@ impl ServeConfig {
         }
         if let Some(imap) = &config.imap {
             imap.validate()
+                .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        }
+        if let Some(llm) = &config.llm {
+            llm.validate()
                 .map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
         let problems = config.retry.problems();
@@ -246,9 +254,15 @@ pub async fn run(
 pub fn app(
     engine: openevent_service::Engine<SqlStore, Arc<dyn openevent_service::Clock>>,
     config: &ServeConfig,
-) -> Arc<App<SqlStore>> {
-    Arc::new(App {
+) -> Result<Arc<App<SqlStore>>> {
+    let engine = match &config.llm {
+        Some(llm) => {
+            engine.with_llm(LlmClient::from_env(llm.clone()).map_err(|e| bad(format!("llm: {e}")))?)
+        }
+        None => engine,
+    };
+    Ok(Arc::new(App {
         engine,
         limiter: RateLimiter::new(config.rate_limit_per_minute.unwrap_or(600)),
-    })
+    }))
 }

@@ -55,7 +55,7 @@ pub struct Ctx<'a> {
     pub client_name: Option<&'a str>,
     /// `option`/`confirmed` bookings of the organization on the dates in question: every day
     /// from today to `calendar_until`, and the days around the dates the booking and the message
-    /// name.
+    /// name. Sorted by date (availability checks search it).
     pub occupancy: &'a [Occupancy],
     /// The last day of the window from today that the calendar covers; date proposals stay
     /// within it.

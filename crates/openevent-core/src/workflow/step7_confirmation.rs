@@ -166,7 +166,9 @@ fn slots(t: &Turn<'_, '_>, count: usize) -> Vec<(jiff::civil::Date, TimeOfDay)> 
             break;
         };
         if !weekdays.contains(&d.weekday())
-            || t.ctx.occupancy.iter().any(|o| o.date == d)
+            || crate::calendar::around(t.ctx.occupancy, d)
+                .iter()
+                .any(|o| o.date == d)
             || t.ctx.venue.spec().blackout_dates.contains(&d)
         {
             continue;

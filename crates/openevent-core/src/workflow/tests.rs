@@ -51,6 +51,7 @@ impl World {
             date: d,
             window: None,
         });
+        self.occupancy.sort_by_key(|o| o.date);
     }
 }
 

@@ -486,6 +486,7 @@ fn date_change_after_offer_runs_step3_when_the_room_is_taken() {
         date: date(2027, 3, 24),
         window: None,
     });
+    w.occupancy.sort_by_key(|o| o.date);
     let change = u(
         Intent::EditDate,
         Entities {
@@ -817,6 +818,7 @@ fn a_room_taken_since_the_proposal_is_not_locked_on_approval() {
         date: date(2027, 3, 17),
         window: None,
     });
+    w.occupancy.sort_by_key(|o| o.date);
     let out = w.approve(&mut b, TaskType::RoomLock);
     assert_eq!(
         out.event.locked_room_id, None,
