@@ -45,13 +45,14 @@ impl<S> Deref for AppState<S> {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish.
-pub async fn serve<S: Store + Clone>(
+/// Serves `routes` (the API's [`router`], possibly merged with more) on `listener` until
+/// `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Arc<App<S>>,
+    routes: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
+    axum::serve(listener, routes)
         .with_graceful_shutdown(shutdown)
         .await
 }

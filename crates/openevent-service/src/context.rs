@@ -20,7 +20,8 @@ use crate::{Engine, EngineConfig};
 const CALENDAR_DAYS: i64 = 90;
 
 pub(crate) struct TurnData {
-    pub occupancy: Vec<Occupancy>,
+    /// Sorted by date; shared with the store's calendar cache (drop it before committing).
+    pub occupancy: std::sync::Arc<Vec<Occupancy>>,
     pub calendar_until: Date,
     pub calendar_days: Vec<Date>,
     pub pending: Vec<HilTask>,

@@ -129,6 +129,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 change,
                 now,
             })?;
+            // The turn's calendar is shared with the store's cache: released before the commit
+            // updates the cache, so that it is not copied.
+            drop(data);
             if let (Some(note), Some(_)) = (llm_note, &outcome.result.event_id) {
                 outcome.audit.push(note);
             }

@@ -5,6 +5,7 @@
 //! backend-only syntax in shared statements); each backend has its own migrations folder.
 //! Every write that belongs to one processed input happens in one transaction.
 
+mod calendar_cache;
 mod codec;
 mod db;
 mod error;
@@ -250,8 +251,9 @@ pub fn sort_occupancy(occupancy: &mut Vec<Occupancy>) {
 /// What a workflow turn looks at besides the booking.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TurnContext {
-    /// Sorted by date, without duplicates.
-    pub occupancy: Vec<Occupancy>,
+    /// Sorted by date, without duplicates; at least the asked ranges (a backend may answer with
+    /// more, shared between turns).
+    pub occupancy: std::sync::Arc<Vec<Occupancy>>,
     pub pending_tasks: Vec<HilTask>,
     pub thread: Vec<MessageId>,
     pub client_name: Option<String>,
@@ -436,10 +438,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<TurnContext, StoreError>> + Send {
         async move {
             let mut out = TurnContext::default();
+            let mut occupancy = Vec::new();
             for (from, to) in ranges {
-                out.occupancy.extend(self.occupancy(org, *from, *to).await?);
+                occupancy.extend(self.occupancy(org, *from, *to).await?);
             }
-            sort_occupancy(&mut out.occupancy);
+            sort_occupancy(&mut occupancy);
+            out.occupancy = std::sync::Arc::new(occupancy);
             if let Some((event_id, client)) = event {
                 out.pending_tasks = self
                     .list_tasks(

@@ -16,12 +16,13 @@ use openevent_core::event::{Event, Status, TimeOfDay};
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
 
+use crate::calendar_cache::{CalendarCache, occupancy_of};
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
 use crate::db::{Conn, Plan, Row, Stmt, Value, execute_plan, params};
 use crate::open::{self, Backend, DatabaseUrl};
 use crate::outbox;
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
-use crate::sqlite::Worker;
+use crate::sqlite::{Worker, in_transaction};
 use crate::{
     ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, InboundLookup, IngestCommit,
     JobResult, OperationalCounts, OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter,
@@ -47,6 +48,7 @@ pub struct SqlStore {
     backend: Backend,
     /// Organizations known to exist, so a turn need not re-insert its organization.
     known_orgs: Arc<Mutex<HashSet<String>>>,
+    calendar: Arc<CalendarCache>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -65,6 +67,7 @@ impl SqlStore {
             db: Arc::new(Worker::spawn(conn)?),
             backend,
             known_orgs: Arc::default(),
+            calendar: Arc::default(),
         })
     }
 
@@ -100,6 +103,31 @@ impl SqlStore {
     /// Runs a write plan in one transaction.
     async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
         self.db.transaction(move |c| execute_plan(c, plan)).await
+    }
+
+    /// Runs a write plan that may write a booking; once committed, the in-memory calendar learns
+    /// the booking's new place (on the connection's thread, before any other work runs there).
+    async fn commit_booking_plan(
+        &self,
+        org: &OrgSlug,
+        plan: Plan,
+        write: Option<crate::EventWrite<'_>>,
+    ) -> Result<(), StoreError> {
+        let Some(write) = write else {
+            return self.commit_plan(plan).await;
+        };
+        let event = match write {
+            crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => e,
+        };
+        let change = vec![(event.event_id.clone(), occupancy_of(event))];
+        let (org, calendar) = (org.to_string(), Arc::clone(&self.calendar));
+        self.db
+            .run(move |c| {
+                in_transaction(c, |c| execute_plan(c, plan))?;
+                calendar.apply(&org, &change);
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -237,6 +265,19 @@ fn occupancy(
          WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
          AND chosen_date >= $2 AND chosen_date <= $3",
         &params![org, from.to_string(), to.to_string()],
+    )?
+    .iter()
+    .map(occupancy_row)
+    .collect()
+}
+
+/// Every booking of the organization that holds a room on `from` or later.
+fn calendar_from(c: &mut dyn Conn, org: &str, from: Date) -> Result<Vec<Occupancy>, StoreError> {
+    c.query(
+        "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
+         WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
+         AND chosen_date >= $2",
+        &params![org, from.to_string()],
     )?
     .iter()
     .map(occupancy_row)
@@ -494,7 +535,7 @@ impl Store for SqlStore {
             c.outbox,
             c.received_at,
         );
-        self.commit_plan(plan).await?;
+        self.commit_booking_plan(c.org, plan, c.event).await?;
         if !org_known {
             self.remember_org(org);
         }
@@ -588,7 +629,7 @@ impl Store for SqlStore {
         ranges: &[(Date, Date)],
         event: Option<(&EventId, &ClientEmail)>,
     ) -> Result<TurnContext, StoreError> {
-        let ranges = ranges.to_vec();
+        let from = ranges.iter().map(|r| r.0).min();
         let tasks = event.map(|(event_id, _)| {
             tasks_query(
                 org,
@@ -601,13 +642,14 @@ impl Store for SqlStore {
         });
         let event = event.map(|(e, c)| (e.to_string(), c.to_string()));
         let org = org.to_string();
+        let calendar = Arc::clone(&self.calendar);
         self.db
             .run(move |c| {
                 let mut out = TurnContext::default();
-                for (from, to) in ranges {
-                    out.occupancy.extend(occupancy(c, &org, from, to)?);
+                if let Some(from) = from {
+                    out.occupancy =
+                        calendar.get(c, &org, from, |c| calendar_from(c, &org, from))?;
                 }
-                crate::sort_occupancy(&mut out.occupancy);
                 if let (Some((event_id, client)), Some((sql, params))) = (event, tasks) {
                     out.pending_tasks = c
                         .query(&sql, &params)?
@@ -660,7 +702,7 @@ impl Store for SqlStore {
             c.outbox,
             c.at,
         );
-        self.commit_plan(plan).await
+        self.commit_booking_plan(c.org, plan, c.event).await
     }
 
     async fn create_token(&self, record: &TokenRecord, token_hash: &str) -> Result<(), StoreError> {

@@ -336,3 +336,74 @@ async fn in_memory_databases_work() {
             .is_some()
     );
 }
+
+/// The calendar a turn sees follows this process's own booking writes at once and another
+/// process's writes by the next turn: the in-memory calendar never shows a room free that a
+/// committed booking holds.
+#[tokio::test]
+async fn the_calendar_follows_own_writes_and_other_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let a = SqlStore::open(&url).await.unwrap();
+    let b = SqlStore::open(&url).await.unwrap();
+    let org = OrgSlug::parse("default").unwrap();
+    let from = jiff::civil::date(2026, 11, 1);
+    let range = [(from, jiff::civil::date(2027, 12, 31))];
+    let booked = |store: &SqlStore| {
+        let (store, org) = (store.clone(), org.clone());
+        async move {
+            store
+                .turn_context(&org, &range, None)
+                .await
+                .unwrap()
+                .occupancy
+                .iter()
+                .map(|o| o.event_id.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(booked(&a).await.is_empty());
+
+    // A booking that holds Room A, written by this process: seen without a reload.
+    let m = message("cal-1@x", "a@example.com", None, INQUIRY);
+    let out = decide(&org, &m, None);
+    let mut event = out.event.clone().unwrap();
+    event.status = openevent_core::event::Status::Option;
+    event.chosen_date = Some(jiff::civil::date(2027, 3, 17));
+    event.locked_room_id = Some(openevent_core::ids::RoomId::parse("room-a").unwrap());
+    a.commit_ingest(commit(
+        &org,
+        &m,
+        &out,
+        Some(EventWrite::Insert(&event)),
+        &out.drafts,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(booked(&a).await, vec![event.event_id.to_string()]);
+
+    // Another process cancels it: the next turn here sees the room free again.
+    let stored = b.load_event(&org, &event.event_id).await.unwrap().unwrap();
+    let mut cancelled = stored.event.clone();
+    cancelled.status = openevent_core::event::Status::Cancelled;
+    let m2 = message(
+        "cal-2@x",
+        "a@example.com",
+        Some("cal-1@x"),
+        "Please cancel.",
+    );
+    let out2 = decide(&org, &m2, Some(&stored.event));
+    b.commit_ingest(commit(
+        &org,
+        &m2,
+        &out2,
+        Some(EventWrite::Update {
+            event: &cancelled,
+            expected_version: stored.version,
+        }),
+        &[],
+    ))
+    .await
+    .unwrap();
+    assert!(booked(&a).await.is_empty());
+}

@@ -38,6 +38,18 @@ pub struct ServeConfig {
     /// An OpenAI-compatible model that may refine the rules' understanding (off when absent).
     #[serde(default)]
     pub llm: Option<LlmConfig>,
+    /// The manager's web app.
+    #[serde(default)]
+    pub web: WebSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    /// Mark the session cookie `Secure` (set it when the app is served over HTTPS, e.g. behind
+    /// a TLS-terminating proxy).
+    #[serde(default)]
+    pub secure_cookies: bool,
 }
 
 impl ServeConfig {
@@ -214,9 +226,16 @@ pub async fn run(
 
     // The address line is for operators and for tests that bind port 0.
     println!("openevent listening on http://{addr}");
+    let routes = openevent_http::router(Arc::clone(&app)).merge(openevent_web::router_with_config(
+        Arc::clone(&app),
+        openevent_web::WebConfig {
+            secure_cookies: config.web.secure_cookies,
+            ..openevent_web::WebConfig::default()
+        },
+    ));
     let server = tokio::spawn(openevent_http::serve(
         listener,
-        Arc::clone(&app),
+        routes,
         stopped(stop_rx.clone()),
     ));
 

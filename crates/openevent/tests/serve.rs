@@ -101,6 +101,10 @@ fn serve_answers_over_tcp_and_stops_gracefully_on_sigterm() {
     assert_eq!(server.request("GET", "/healthz", None, "").0, 200);
     assert_eq!(server.request("GET", "/readyz", None, "").0, 200);
     assert_eq!(server.request("GET", "/api/v1/events", None, "").0, 401);
+    // The manager's web app is served by the same process.
+    let (status, page) = server.request("GET", "/login", None, "");
+    assert_eq!(status, 200);
+    assert!(page.contains("<form"), "{page}");
 
     let body = r#"{"from_email":"laura@helvetia-labs.ch","body":"Hello, we would like to book Room A for a workshop with 25 people on 17.03.2027 from 09:00 to 17:00.","message_id":"<serve-1@helvetia-labs.ch>"}"#;
     let (status, reply) = server.request("POST", "/api/v1/messages", Some(&manager), body);
