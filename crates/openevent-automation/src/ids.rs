@@ -1,46 +1,17 @@
 //! Keys and ids of the automation engine. Each constructor parses, so a malformed key cannot
 //! reach the scheduler or the delivery ledger.
 
-use std::fmt;
-
 use openevent_core::InvalidValue;
-use serde::{Deserialize, Serialize};
 
+/// A key or id: [`openevent_core::string_newtype`] with a parser built from `$check`.
 macro_rules! key_newtype {
     ($(#[$meta:meta])* $name:ident, $field:literal, $check:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        openevent_core::string_newtype!($(#[$meta])* $name);
 
         impl $name {
             pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
                 let check: fn(&'static str, &str) -> Result<String, InvalidValue> = $check;
                 check($field, raw).map(Self)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                $name::parse(&raw).map_err(serde::de::Error::custom)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = InvalidValue;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::parse(s)
             }
         }
     };

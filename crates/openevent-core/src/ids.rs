@@ -1,10 +1,6 @@
 //! Identifiers and validated values. Each constructor parses, so an invalid value cannot exist past
 //! the boundary where it was built.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 /// Why a raw value was refused; names the field so the edge can report it to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {reason}")]
@@ -22,10 +18,14 @@ impl InvalidValue {
     }
 }
 
+/// A validated string newtype: the struct, `as_str`, `Display`, `FromStr`, and serde that
+/// validates on the way in. The type provides `fn parse(&str) -> Result<Self, InvalidValue>`.
+/// Exported for the other crates' ids (the automation engine's keys).
+#[macro_export]
 macro_rules! string_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -35,21 +35,21 @@ macro_rules! string_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
-                $name::parse(&raw).map_err(serde::de::Error::custom)
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = <String as ::serde::Deserialize>::deserialize(d)?;
+                $name::parse(&raw).map_err(::serde::de::Error::custom)
             }
         }
 
-        impl std::str::FromStr for $name {
-            type Err = InvalidValue;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::ids::InvalidValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 $name::parse(s)
             }

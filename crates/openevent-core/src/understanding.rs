@@ -28,6 +28,26 @@ pub enum Intent {
     NonEvent,
 }
 
+impl Intent {
+    /// Every intent, in the order reports and schemas list them.
+    pub const ALL: [Intent; 14] = [
+        Intent::EventRequest,
+        Intent::ConfirmDate,
+        Intent::EditDate,
+        Intent::EditRoom,
+        Intent::EditRequirements,
+        Intent::EditProducts,
+        Intent::AcceptOffer,
+        Intent::DeclineOffer,
+        Intent::CounterOffer,
+        Intent::DepositPaid,
+        Intent::SiteVisitRequest,
+        Intent::MessageManager,
+        Intent::GeneralQna,
+        Intent::NonEvent,
+    ];
+}
+
 /// A confidence 0..=1 held as whole per-mille so that hashed snapshots never depend on float
 /// arithmetic; serialised as a JSON number (0.85).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -14,22 +14,7 @@ pub const SCHEMA_NAME: &str = "openevent_message_understanding";
 pub const EVENT_TYPE_MAX_CHARS: usize = 40;
 
 /// Every intent the model may choose, in the order the schema lists them.
-pub const INTENTS: [Intent; 14] = [
-    Intent::EventRequest,
-    Intent::ConfirmDate,
-    Intent::EditDate,
-    Intent::EditRoom,
-    Intent::EditRequirements,
-    Intent::EditProducts,
-    Intent::AcceptOffer,
-    Intent::DeclineOffer,
-    Intent::CounterOffer,
-    Intent::DepositPaid,
-    Intent::SiteVisitRequest,
-    Intent::MessageManager,
-    Intent::GeneralQna,
-    Intent::NonEvent,
-];
+pub const INTENTS: [Intent; 14] = Intent::ALL;
 
 /// The signal names, as in `Signals` and in the schema.
 pub const SIGNALS: [&str; 7] = [

@@ -34,22 +34,7 @@ pub const ENTITY_FIELDS: &[&str] = &[
     "event_type",
 ];
 
-const INTENTS: [Intent; 14] = [
-    Intent::EventRequest,
-    Intent::ConfirmDate,
-    Intent::EditDate,
-    Intent::EditRoom,
-    Intent::EditRequirements,
-    Intent::EditProducts,
-    Intent::AcceptOffer,
-    Intent::DeclineOffer,
-    Intent::CounterOffer,
-    Intent::DepositPaid,
-    Intent::SiteVisitRequest,
-    Intent::MessageManager,
-    Intent::GeneralQna,
-    Intent::NonEvent,
-];
+const INTENTS: [Intent; 14] = Intent::ALL;
 
 #[derive(Debug, Clone, Default)]
 pub struct FieldScore {
