@@ -7,7 +7,7 @@ use jiff::civil::Date;
 use openevent_core::calendar::Occupancy;
 use openevent_core::effects::HilTask;
 use openevent_core::event::Event;
-use openevent_core::ids::{MessageId, OrgSlug};
+use openevent_core::ids::{EventId, MessageId, OrgSlug};
 use openevent_core::understanding::Understanding;
 use openevent_core::workflow;
 use openevent_store::{Store, StoreError};
@@ -50,6 +50,24 @@ impl TurnData {
             thread: &self.thread,
             now,
         }
+    }
+}
+
+impl TurnData {
+    /// The other bookings this turn saw holding `event`'s room around its date: what the store
+    /// checks, inside the commit, that nobody else joined meanwhile.
+    pub fn calendar_seen(&self, event: Option<&Event>) -> Vec<EventId> {
+        let Some(e) = event else {
+            return Vec::new();
+        };
+        let (Some(room), Some(date)) = (&e.locked_room_id, e.chosen_date) else {
+            return Vec::new();
+        };
+        openevent_core::calendar::around(&self.occupancy, date)
+            .iter()
+            .filter(|o| &o.room_id == room && o.event_id != e.event_id)
+            .map(|o| o.event_id.clone())
+            .collect()
     }
 }
 

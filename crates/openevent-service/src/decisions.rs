@@ -80,6 +80,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 decision.clone(),
             )?;
             let outcome = decided.outcome.as_ref();
+            let calendar_seen = data.calendar_seen(outcome.map(|o| &o.event));
             let event_write = match (outcome, &stored) {
                 (Some(o), Some(s)) => Some(EventWrite::Update {
                     event: &o.event,
@@ -103,6 +104,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 tasks: outcome.map_or(&[], |o| &o.tasks),
                 superseded: outcome.map_or(&[], |o| &o.superseded),
                 outbox: outcome.map_or(&[], |o| &o.outbox),
+                calendar_seen: &calendar_seen,
             };
             match self.store.commit_decision(commit).await {
                 Ok(()) => {
@@ -131,7 +133,8 @@ impl<S: Store, C: Clock> Engine<S, C> {
                         status,
                     });
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                // A booking changed, or took the room meanwhile: decide again on fresh data.
+                Err(StoreError::Conflict(_) | StoreError::CalendarChanged(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

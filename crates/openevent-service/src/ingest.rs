@@ -129,6 +129,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 change,
                 now,
             })?;
+            let calendar_seen = data.calendar_seen(outcome.event.as_ref());
             // The turn's calendar is shared with the store's cache: released before the commit
             // updates the cache, so that it is not copied.
             drop(data);
@@ -157,6 +158,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 superseded: &outcome.superseded,
                 outbox: &outcome.outbox,
                 result: &outcome.result,
+                calendar_seen: &calendar_seen,
             };
             match self.store.commit_ingest(commit).await {
                 Ok(()) => {
@@ -180,7 +182,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 }
                 // Another process stored it first: the next round returns its result.
                 Err(StoreError::DuplicateMessage(_)) => continue,
-                Err(StoreError::Conflict(id)) => {
+                Err(StoreError::Conflict(id) | StoreError::CalendarChanged(id)) => {
                     tracing::debug!(event_id = %id, "booking changed concurrently; re-running the turn");
                     continue;
                 }

@@ -76,6 +76,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 tasks: &out.tasks,
                 superseded: &out.superseded,
                 outbox: &out.outbox,
+                calendar_seen: &data.calendar_seen(Some(&out.event)),
             };
             match self.store.commit_decision(commit).await {
                 Ok(()) => {
@@ -88,7 +89,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                         new_tasks: out.tasks.iter().map(|t| t.task_id.clone()).collect(),
                     });
                 }
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_) | StoreError::CalendarChanged(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -113,3 +113,92 @@ async fn the_same_message_at_the_same_time_is_processed_once() {
     assert_eq!(counts["tasks"], 1);
     assert_eq!(counts["drafts"], 1);
 }
+
+/// Two managers approve, at the same moment, locking the same room on the same day for two
+/// different clients: one booking gets the room, the other is told it was taken meanwhile —
+/// never both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_room_locks_never_double_book() {
+    use openevent_core::effects::TaskType;
+    use openevent_core::workflow::Decision;
+    use openevent_store::TaskFilter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let store = SqlStore::open(&url).await.unwrap();
+    let now: Timestamp = "2026-11-22T09:00:00Z".parse().unwrap();
+    let engine = Arc::new(Engine::new(
+        store,
+        ManualClock::new(now),
+        EngineConfig::default(),
+    ));
+    let org = OrgSlug::parse("default").unwrap();
+    let inquiry = |n: u32| {
+        format!(
+            "From: client{n}@example.com\r\nSubject: Workshop\r\nMessage-ID: <room-{n}@x>\r\n\r\n\
+             Hello, we would like to book a room for a workshop with 25 people on 17.03.2027 from 09:00 to 17:00."
+        )
+        .into_bytes()
+    };
+    let mut lock_tasks = Vec::new();
+    for n in 1..=2 {
+        let turn = engine.ingest_raw(&org, &inquiry(n)).await.unwrap();
+        let event = turn.result.event_id.clone().unwrap();
+        let tasks = engine
+            .store()
+            .list_tasks(
+                &org,
+                TaskFilter {
+                    event_id: Some(&event),
+                    ..TaskFilter::default()
+                },
+            )
+            .await
+            .unwrap();
+        let lock = tasks
+            .iter()
+            .find(|t| t.task.task_type == TaskType::RoomLock)
+            .unwrap_or_else(|| panic!("no room-lock task for client {n}: {tasks:?}"));
+        lock_tasks.push((event, lock.task.task_id.clone()));
+    }
+    let approve = |task: openevent_core::ids::TaskId| {
+        let (engine, org) = (engine.clone(), org.clone());
+        tokio::spawn(async move {
+            engine
+                .decide_task(
+                    &org,
+                    &task,
+                    Decision::Approve {
+                        edited_body: None,
+                        notes: None,
+                    },
+                )
+                .await
+        })
+    };
+    let a = approve(lock_tasks[0].1.clone());
+    let b = approve(lock_tasks[1].1.clone());
+    a.await.unwrap().unwrap();
+    b.await.unwrap().unwrap();
+
+    let mut holders = Vec::new();
+    for (event, _) in &lock_tasks {
+        let e = engine
+            .store()
+            .load_event(&org, event)
+            .await
+            .unwrap()
+            .unwrap()
+            .event;
+        if let Some(room) = &e.locked_room_id {
+            holders.push((room.clone(), e.chosen_date));
+        }
+    }
+    let mut rooms: Vec<_> = holders.iter().map(|(r, _)| r.clone()).collect();
+    rooms.dedup();
+    assert_eq!(
+        rooms.len(),
+        holders.len(),
+        "two bookings hold the same room on 17.03.2027: {holders:?}"
+    );
+}

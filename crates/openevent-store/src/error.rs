@@ -24,6 +24,11 @@ pub enum StoreError {
     Conflict(EventId),
     #[error("outbox job {0} was taken over by another attempt after its lease expired")]
     LeaseLost(String),
+    /// A booking that holds a room was about to be written, but another booking took that room
+    /// around the same date since the turn read the calendar: the turn must run again on the
+    /// fresh calendar (nothing was written).
+    #[error("the calendar changed while event {0} was being decided")]
+    CalendarChanged(EventId),
     #[error("task {0} was already decided")]
     TaskNotPending(TaskId),
     #[error("stored data is invalid: {0}")]

@@ -73,6 +73,9 @@ pub struct IngestCommit<'a> {
     pub superseded: &'a [TaskId],
     pub outbox: &'a [OutboxEmail],
     pub result: &'a TurnResult,
+    /// The other bookings the turn saw holding the booking's room around its date (see
+    /// [`StoreError::CalendarChanged`]).
+    pub calendar_seen: &'a [EventId],
 }
 
 /// The task a manager decided.
@@ -99,6 +102,8 @@ pub struct DecisionCommit<'a> {
     pub tasks: &'a [HilTask],
     pub superseded: &'a [TaskId],
     pub outbox: &'a [OutboxEmail],
+    /// The other bookings the decision saw holding the booking's room around its date.
+    pub calendar_seen: &'a [EventId],
 }
 
 /// A task as the manager's inbox shows it.

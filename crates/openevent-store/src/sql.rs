@@ -112,6 +112,7 @@ impl SqlStore {
         org: &OrgSlug,
         plan: Plan,
         write: Option<crate::EventWrite<'_>>,
+        calendar_seen: &[EventId],
     ) -> Result<(), StoreError> {
         let Some(write) = write else {
             return self.commit_plan(plan).await;
@@ -119,11 +120,18 @@ impl SqlStore {
         let event = match write {
             crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => e,
         };
-        let change = vec![(event.event_id.clone(), occupancy_of(event))];
+        let held = occupancy_of(event);
+        let seen: Vec<String> = calendar_seen.iter().map(|e| e.to_string()).collect();
+        let change = vec![(event.event_id.clone(), held.clone())];
         let (org, calendar) = (org.to_string(), Arc::clone(&self.calendar));
         self.db
             .run(move |c| {
-                in_transaction(c, |c| execute_plan(c, plan))?;
+                in_transaction(c, |c| {
+                    if let Some(o) = &held {
+                        check_room_unchanged(c, &org, o, &seen)?;
+                    }
+                    execute_plan(c, plan)
+                })?;
                 calendar.apply(&org, &change);
                 Ok(())
             })
@@ -269,6 +277,41 @@ fn occupancy(
     .iter()
     .map(occupancy_row)
     .collect()
+}
+
+/// Inside the commit's transaction (so no other writer can slip in between): fails when a booking
+/// the turn did not see now holds the same room on the day before, the day or the day after. The
+/// turn then runs again and the workflow decides on the fresh calendar (buffers and windows are
+/// the workflow's business, not the store's).
+fn check_room_unchanged(
+    c: &mut dyn Conn,
+    org: &str,
+    held: &Occupancy,
+    seen: &[String],
+) -> Result<(), StoreError> {
+    let (from, to) = (
+        held.date.yesterday().unwrap_or(held.date),
+        held.date.tomorrow().unwrap_or(held.date),
+    );
+    let rows = c.query(
+        "SELECT event_id FROM events \
+         WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id = $2 \
+         AND chosen_date >= $3 AND chosen_date <= $4 AND event_id <> $5",
+        &params![
+            org,
+            held.room_id.as_str(),
+            from.to_string(),
+            to.to_string(),
+            held.event_id.as_str(),
+        ],
+    )?;
+    for row in rows {
+        let id = row.text("event_id")?;
+        if !seen.contains(&id) {
+            return Err(StoreError::CalendarChanged(held.event_id.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Every booking of the organization that holds a room on `from` or later.
@@ -535,7 +578,8 @@ impl Store for SqlStore {
             c.outbox,
             c.received_at,
         );
-        self.commit_booking_plan(c.org, plan, c.event).await?;
+        self.commit_booking_plan(c.org, plan, c.event, c.calendar_seen)
+            .await?;
         if !org_known {
             self.remember_org(org);
         }
@@ -702,7 +746,8 @@ impl Store for SqlStore {
             c.outbox,
             c.at,
         );
-        self.commit_booking_plan(c.org, plan, c.event).await
+        self.commit_booking_plan(c.org, plan, c.event, c.calendar_seen)
+            .await
     }
 
     async fn create_token(&self, record: &TokenRecord, token_hash: &str) -> Result<(), StoreError> {

@@ -102,6 +102,7 @@ fn commit<'a>(
         superseded: &out.superseded,
         outbox: &out.outbox,
         result: &out.result,
+        calendar_seen: &[],
     }
 }
 
