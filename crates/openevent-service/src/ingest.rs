@@ -9,6 +9,7 @@ use openevent_mail::{MailError, parse_message};
 use openevent_nlu::strip_quoted;
 use openevent_store::{EventWrite, IngestCommit, Store, StoreError};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::Engine;
 use crate::clock::Clock;
@@ -57,6 +58,25 @@ impl<S: Store, C: Clock> Engine<S, C> {
     /// Processes one parsed message. Idempotent on the Message-ID per organization; a concurrent
     /// change to the same booking makes the turn re-run on the fresh record.
     pub async fn ingest(
+        &self,
+        org: &OrgSlug,
+        message: &InboundMessage,
+        raw: &[u8],
+    ) -> Result<IngestReport, IngestError> {
+        // One span per message: every log line of its processing carries the organization and
+        // the Message-ID, and the booking once known.
+        let span = tracing::info_span!(
+            "message",
+            org = %org,
+            message_id = %message.message_id,
+            event_id = tracing::field::Empty
+        );
+        self.ingest_in_span(org, message, raw)
+            .instrument(span)
+            .await
+    }
+
+    async fn ingest_in_span(
         &self,
         org: &OrgSlug,
         message: &InboundMessage,
@@ -162,19 +182,17 @@ impl<S: Store, C: Clock> Engine<S, C> {
             };
             match self.store.commit_ingest(commit).await {
                 Ok(()) => {
+                    if let Some(id) = &outcome.result.event_id {
+                        tracing::Span::current().record("event_id", tracing::field::display(id));
+                    }
                     *self
                         .processed
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .entry(outcome.result.action.as_str())
                         .or_default() += 1;
-                    tracing::info!(
-                        org = %org,
-                        message_id = %message.message_id,
-                        event_id = ?outcome.result.event_id,
-                        action = outcome.result.action.as_str(),
-                        "message processed"
-                    );
+                    // Organization, Message-ID and booking are on the span.
+                    tracing::info!(action = outcome.result.action.as_str(), "message processed");
                     return Ok(IngestReport {
                         result: outcome.result,
                         duplicate: false,

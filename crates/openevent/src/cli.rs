@@ -36,10 +36,26 @@ pub struct Global {
     /// Venue file (TOML); the built-in reference venue, The Atelier, when absent.
     #[arg(long, global = true, env = "OPENEVENT_VENUE", value_name = "FILE")]
     pub venue: Option<PathBuf>,
+    /// Log lines on stderr as text or as JSON objects (one per line, with the message's span:
+    /// organization, Message-ID, event).
+    #[arg(
+        long,
+        global = true,
+        env = "OPENEVENT_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     /// Directory of reply templates replacing the built-in ones (en.txt, de.txt, fr.txt, it.txt,
     /// es.txt; see `openevent venue templates`).
     #[arg(long, global = true, env = "OPENEVENT_TEMPLATES", value_name = "DIR")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -370,3 +370,29 @@ fn nlu_scores_a_labelled_corpus() {
     let missing = oe.run(&["nlu", "--corpus", "/nonexistent"]);
     assert_eq!(missing.status.code(), Some(65));
 }
+
+#[test]
+fn json_logs_carry_the_message_span() {
+    let oe = Oe::new();
+    let path = oe.write(
+        "m.eml",
+        eml("a@example.com", "Booking", "span-1@x", None, INQUIRY_BODY).as_bytes(),
+    );
+    let out = oe
+        .command(&["--log-format", "json", "ingest", path.to_str().unwrap()])
+        .env("OPENEVENT_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find(|l| l.contains("message processed"))
+        .map(str::to_owned)
+        .expect("a log line for the message");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["span"]["message_id"], "span-1@x", "{v}");
+    assert!(
+        v["span"]["event_id"].as_str().unwrap().starts_with("EVT-"),
+        "{v}"
+    );
+}
