@@ -5,6 +5,7 @@
 pub mod auth;
 mod body;
 mod metrics;
+mod payments;
 mod problem;
 mod routes;
 
@@ -27,6 +28,8 @@ pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 pub struct App<S> {
     pub engine: Engine<S, Arc<dyn Clock>>,
     pub limiter: RateLimiter,
+    /// The payment provider's HMAC secret; without it the deposit webhook does not exist.
+    pub payment_secret: Option<String>,
 }
 
 /// The router's state: the app behind an `Arc`.
@@ -69,6 +72,10 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
         .route("/events", get(routes::list_events::<S>))
         .route("/events/{id}", get(routes::get_event::<S>))
         .route("/events/{id}/timeline", get(routes::event_timeline::<S>))
+        .route(
+            "/events/{id}/deposit-paid",
+            post(payments::deposit_paid::<S>),
+        )
         .route("/tasks", get(routes::list_tasks::<S>))
         .route("/tasks/{id}/approve", post(routes::approve_task::<S>))
         .route("/tasks/{id}/reject", post(routes::reject_task::<S>))

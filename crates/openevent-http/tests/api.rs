@@ -25,6 +25,10 @@ struct Api {
 }
 
 async fn api_with_limit(per_minute: u32) -> Api {
+    api_with(per_minute, None).await
+}
+
+async fn api_with(per_minute: u32, payment_secret: Option<&str>) -> Api {
     let store = SqlStore::open("sqlite::memory:").await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
     let now = clock.now();
@@ -46,6 +50,7 @@ async fn api_with_limit(per_minute: u32) -> Api {
     let app = Arc::new(App {
         engine,
         limiter: RateLimiter::new(per_minute),
+        payment_secret: payment_secret.map(str::to_owned),
     });
     Api {
         router: router(app),
@@ -482,4 +487,63 @@ async fn a_token_over_its_rate_gets_429_with_retry_after() {
         api.get(&api.manager, "/api/v1/events").await.status,
         StatusCode::OK
     );
+}
+
+/// The payment webhook is authenticated by its HMAC signature, and only exists when a secret is
+/// configured.
+#[tokio::test]
+async fn the_deposit_webhook_needs_a_valid_fresh_signature() {
+    const SECRET: &str = "a-long-test-secret-0123456789";
+    let plain = api().await;
+    let first = plain.inquiry("<pay-0@helvetia-labs.ch>").await;
+    let event = first["event_id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/events/{event}/deposit-paid");
+    let unconfigured = plain
+        .send(
+            Request::post(uri.as_str())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(unconfigured.status, StatusCode::NOT_FOUND);
+
+    let api = api_with(10_000, Some(SECRET)).await;
+    let first = api.inquiry("<pay-1@helvetia-labs.ch>").await;
+    let event = first["event_id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/events/{event}/deposit-paid");
+    let now = NOW.parse::<Timestamp>().unwrap().as_second();
+    let signed = |org: &str, ts: i64, secret: &str| {
+        let body = json!({"org": org, "reference": "PAY-123"}).to_string();
+        let signature = openevent_channels::webhook::sign(secret.as_bytes(), ts, body.as_bytes());
+        Request::post(uri.as_str())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-openevent-timestamp", ts.to_string())
+            .header("x-openevent-signature", signature)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let unsigned = api
+        .send(
+            Request::post(uri.as_str())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"org": "atelier", "reference": "PAY-1"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    let forged = api
+        .send(signed("atelier", now, "not-the-secret-at-all"))
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    let stale = api.send(signed("atelier", now - 3600, SECRET)).await;
+    assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
+    // Signed and fresh: it reaches the booking, which has no deposit due yet.
+    let ok = api.send(signed("atelier", now, SECRET)).await;
+    assert_eq!(ok.status, StatusCode::CONFLICT, "{}", ok.json);
+    // Another organization's booking id does not exist there.
+    let other = api.send(signed("rival", now, SECRET)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.json);
 }

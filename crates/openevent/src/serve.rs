@@ -41,6 +41,16 @@ pub struct ServeConfig {
     /// The manager's web app.
     #[serde(default)]
     pub web: WebSection,
+    /// The payment provider's webhook (`POST /api/v1/events/{id}/deposit-paid`).
+    #[serde(default)]
+    pub payments: Option<PaymentsSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsSection {
+    /// The environment variable holding the HMAC secret shared with the payment provider.
+    pub webhook_secret_env: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,8 +290,23 @@ pub fn app(
         }
         None => engine,
     };
+    let payment_secret = match &config.payments {
+        Some(p) => Some(
+            std::env::var(&p.webhook_secret_env)
+                .ok()
+                .filter(|s| s.len() >= 16)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "payments.webhook_secret_env: environment variable {} must hold a secret of at least 16 characters",
+                        p.webhook_secret_env
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     Ok(Arc::new(App {
         engine,
         limiter: RateLimiter::new(config.rate_limit_per_minute.unwrap_or(600)),
+        payment_secret,
     }))
 }

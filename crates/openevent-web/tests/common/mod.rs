@@ -47,6 +47,7 @@ pub async fn fixture() -> Fixture {
     let app = Arc::new(App {
         engine,
         limiter: RateLimiter::new(10_000),
+        payment_secret: None,
     });
     Fixture {
         app,
