@@ -12,6 +12,7 @@ pub mod dag;
 pub mod effects;
 pub mod event;
 pub mod hash;
+pub mod ics;
 pub mod ids;
 pub mod intake;
 pub mod message;

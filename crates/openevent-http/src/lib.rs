@@ -73,6 +73,10 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
         .route("/events/{id}", get(routes::get_event::<S>))
         .route("/events/{id}/timeline", get(routes::event_timeline::<S>))
         .route(
+            "/events/{id}/calendar.ics",
+            get(routes::event_calendar::<S>),
+        )
+        .route(
             "/events/{id}/deposit-paid",
             post(payments::deposit_paid::<S>),
         )

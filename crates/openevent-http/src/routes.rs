@@ -450,3 +450,35 @@ pub async fn client_context<S: Store>(
         .ok_or_else(|| Problem::not_found(format!("no client {email}")))?;
     Ok((StatusCode::OK, Json(context)))
 }
+
+/// The booking as an iCalendar file (RFC 5545), for calendar programs.
+pub async fn event_calendar<S: Store>(
+    State(app): State<AppState<S>>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, Problem> {
+    let id = event_id(&id)?;
+    let stored = app
+        .engine
+        .store()
+        .load_event(&who.org, &id)
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .ok_or_else(|| Problem::not_found(format!("no event {id}")))?;
+    let ics =
+        openevent_core::ics::render(&stored.event, app.engine.venue(), app.engine.clock().now())
+            .ok_or_else(|| Problem::conflict(format!("event {id} has no date yet")))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"booking.ics\"",
+            ),
+        ],
+        ics,
+    ))
+}

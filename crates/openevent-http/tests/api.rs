@@ -326,6 +326,7 @@ async fn another_organizations_ids_answer_404_on_every_route() {
     let gets = [
         format!("/api/v1/events/{event}"),
         format!("/api/v1/events/{event}/timeline"),
+        format!("/api/v1/events/{event}/calendar.ics"),
         "/api/v1/clients/laura@helvetia-labs.ch/context".to_owned(),
     ];
     for uri in &gets {
@@ -546,4 +547,23 @@ async fn the_deposit_webhook_needs_a_valid_fresh_signature() {
     // Another organization's booking id does not exist there.
     let other = api.send(signed("rival", now, SECRET)).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.json);
+}
+
+#[tokio::test]
+async fn a_dated_booking_exports_as_icalendar() {
+    let api = api().await;
+    let first = api.inquiry("<ics-1@helvetia-labs.ch>").await;
+    let event = first["event_id"].as_str().unwrap();
+    let r = api
+        .get(&api.viewer, &format!("/api/v1/events/{event}/calendar.ics"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert!(
+        r.content_type.starts_with("text/calendar"),
+        "{}",
+        r.content_type
+    );
+    let text = r.json.as_str().unwrap();
+    assert!(text.contains("DTSTART:20270317T080000Z"), "{text}");
+    assert!(text.contains(&format!("UID:{event}@openevent")), "{text}");
 }
