@@ -30,6 +30,9 @@ pub struct App<S> {
     pub limiter: RateLimiter,
     /// The payment provider's HMAC secret; without it the deposit webhook does not exist.
     pub payment_secret: Option<String>,
+    /// Acceptance-test mode (`serve --test-clock`): the clock that `POST /api/v1/test/clock`
+    /// moves. Without it that route does not exist.
+    pub test_clock: Option<Arc<openevent_service::ManualClock>>,
 }
 
 /// The router's state: the app behind an `Arc`.
@@ -62,7 +65,11 @@ pub async fn serve(
 
 /// The whole HTTP surface.
 pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
-    let api = Router::new()
+    let mut api = Router::new();
+    if app.test_clock.is_some() {
+        api = api.route("/test/clock", post(routes::advance_test_clock::<S>));
+    }
+    let api = api
         .route("/messages", post(routes::post_message::<S>))
         .route(
             "/messages/raw",

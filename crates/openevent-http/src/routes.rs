@@ -12,7 +12,7 @@ use openevent_core::hash::sha256_hex;
 use openevent_core::ids::{ClientEmail, EventId, MessageId, TaskId};
 use openevent_core::message::InboundMessage;
 use openevent_core::workflow::Decision;
-use openevent_service::{DecisionError, IngestError, IngestReport};
+use openevent_service::{Clock, DecisionError, IngestError, IngestReport};
 use openevent_store::{EventFilter, EventListItem, Store, TaskFilter, TaskView};
 use serde::{Deserialize, Serialize};
 
@@ -481,4 +481,36 @@ pub async fn event_calendar<S: Store>(
         ],
         ics,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClock {
+    advance_seconds: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClockNow {
+    now: Timestamp,
+}
+
+/// Acceptance tests only (`serve --test-clock`): moves the server's clock forward.
+pub async fn advance_test_clock<S: Store>(
+    State(app): State<AppState<S>>,
+    who: Principal,
+    JsonBody(input): JsonBody<AdvanceClock>,
+) -> Reply<ClockNow> {
+    who.require_manager()?;
+    let clock = app
+        .test_clock
+        .as_ref()
+        .ok_or_else(|| Problem::not_found("no such route"))?;
+    if !(0..=10 * 366 * 86_400).contains(&input.advance_seconds) {
+        return Err(Problem::invalid(
+            "advance_seconds",
+            "between 0 and ten years, in seconds (time only moves forward)",
+        ));
+    }
+    clock.advance(jiff::SignedDuration::from_secs(input.advance_seconds));
+    Ok(Json(ClockNow { now: clock.now() }))
 }

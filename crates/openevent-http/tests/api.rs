@@ -29,8 +29,13 @@ async fn api_with_limit(per_minute: u32) -> Api {
 }
 
 async fn api_with(per_minute: u32, payment_secret: Option<&str>) -> Api {
+    api_full(per_minute, payment_secret, false).await
+}
+
+async fn api_full(per_minute: u32, payment_secret: Option<&str>, test_clock: bool) -> Api {
     let store = SqlStore::open("sqlite::memory:").await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let manual = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let clock: Arc<dyn Clock> = manual.clone();
     let now = clock.now();
     let a = OrgSlug::parse("atelier").unwrap();
     let b = OrgSlug::parse("rival").unwrap();
@@ -51,6 +56,7 @@ async fn api_with(per_minute: u32, payment_secret: Option<&str>) -> Api {
         engine,
         limiter: RateLimiter::new(per_minute),
         payment_secret: payment_secret.map(str::to_owned),
+        test_clock: test_clock.then_some(manual),
     });
     Api {
         router: router(app),
@@ -566,4 +572,28 @@ async fn a_dated_booking_exports_as_icalendar() {
     let text = r.json.as_str().unwrap();
     assert!(text.contains("DTSTART:20270317T080000Z"), "{text}");
     assert!(text.contains(&format!("UID:{event}@openevent")), "{text}");
+}
+
+#[tokio::test]
+async fn the_test_clock_route_exists_only_in_test_mode() {
+    let api = api().await;
+    let body = json!({"advance_seconds": 3600});
+    let r = api.post(&api.manager, "/api/v1/test/clock", &body).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let api = api_full(10_000, None, true).await;
+    let r = api.post(&api.viewer, "/api/v1/test/clock", &body).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = api.post(&api.manager, "/api/v1/test/clock", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["now"], "2026-11-23T09:00:00Z");
+    let r = api
+        .post(
+            &api.manager,
+            "/api/v1/test/clock",
+            &json!({"advance_seconds": -1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["field"], "advance_seconds");
 }

@@ -129,6 +129,10 @@ pub struct ServeArgs {
     /// mailbox.
     #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Acceptance testing only: the clock starts at --now (or the current time) and moves only
+    /// when `POST /api/v1/test/clock {"advance_seconds": N}` says so.
+    #[arg(long)]
+    pub test_clock: bool,
 }
 
 #[derive(Debug, Subcommand)]

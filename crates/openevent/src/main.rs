@@ -173,7 +173,17 @@ fn load_venue(path: &std::path::Path) -> Result<Venue> {
 
 async fn run(cli: Cli) -> Result<()> {
     let org = OrgSlug::parse(&cli.global.org).map_err(bad)?;
-    let clock = clock(cli.global.now.as_deref())?;
+    let test_clock = match &cli.command {
+        Command::Serve(args) if args.test_clock => {
+            let start = clock(cli.global.now.as_deref())?.now();
+            Some(Arc::new(ManualClock::new(start)))
+        }
+        _ => None,
+    };
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(manual) => manual.clone(),
+        None => clock(cli.global.now.as_deref())?,
+    };
     let venue = match &cli.global.venue {
         Some(path) => load_venue(path)?,
         None => Venue::atelier(),
@@ -268,7 +278,7 @@ async fn run(cli: Cli) -> Result<()> {
     if let (Command::Serve(args), Some(_)) = (&cli.command, &serve_config) {
         let bind = args.bind.clone();
         let config = serve_config.expect("loaded above");
-        let app = serve::app(engine, &config)?;
+        let app = serve::app(engine, &config, test_clock)?;
         return serve::run(app, org, &bind, config).await;
     }
     if let (

@@ -283,6 +283,7 @@ pub async fn run(
 pub fn app(
     engine: openevent_service::Engine<SqlStore, Arc<dyn openevent_service::Clock>>,
     config: &ServeConfig,
+    test_clock: Option<Arc<openevent_service::ManualClock>>,
 ) -> Result<Arc<App<SqlStore>>> {
     let engine = match &config.llm {
         Some(llm) => {
@@ -308,5 +309,6 @@ pub fn app(
         engine,
         limiter: RateLimiter::new(config.rate_limit_per_minute.unwrap_or(600)),
         payment_secret,
+        test_clock,
     }))
 }

@@ -48,6 +48,7 @@ pub async fn fixture() -> Fixture {
         engine,
         limiter: RateLimiter::new(10_000),
         payment_secret: None,
+        test_clock: None,
     });
     Fixture {
         app,
