@@ -21,6 +21,10 @@ use openevent_store::Store;
 pub use auth::{NewToken, Principal, RateLimiter, TokenError, create_token, token_hash};
 pub use problem::Problem;
 
+/// The API's OpenAPI 3.1 document, served at `/api/v1/openapi.json`; a test checks that every
+/// path it lists is routed.
+pub const OPENAPI: &str = include_str!("../api/openapi.json");
+
 /// Largest JSON request body.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
@@ -96,6 +100,15 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz::<S>))
         .route("/metrics", get(metrics::metrics::<S>))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    OPENAPI,
+                )
+            }),
+        )
         .nest("/api/v1", api)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
