@@ -54,6 +54,15 @@ pub enum EventWrite<'a> {
     },
 }
 
+impl<'a> EventWrite<'a> {
+    /// The booking as written.
+    pub fn event(self) -> &'a Event {
+        match self {
+            EventWrite::Insert(e) | EventWrite::Update { event: e, .. } => e,
+        }
+    }
+}
+
 /// Everything one inbound message changes, committed together or not at all.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestCommit<'a> {

@@ -117,9 +117,7 @@ impl SqlStore {
         let Some(write) = write else {
             return self.commit_plan(plan).await;
         };
-        let event = match write {
-            crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => e,
-        };
+        let event = write.event();
         let held = occupancy_of(event);
         let seen: Vec<String> = calendar_seen.iter().map(|e| e.to_string()).collect();
         let change = vec![(event.event_id.clone(), held.clone())];
@@ -316,15 +314,7 @@ fn check_room_unchanged(
 
 /// Every booking of the organization that holds a room on `from` or later.
 fn calendar_from(c: &mut dyn Conn, org: &str, from: Date) -> Result<Vec<Occupancy>, StoreError> {
-    c.query(
-        "SELECT event_id, locked_room_id, chosen_date, start_time, end_time FROM events \
-         WHERE org_id = $1 AND status IN ('option', 'confirmed') AND locked_room_id IS NOT NULL \
-         AND chosen_date >= $2",
-        &params![org, from.to_string()],
-    )?
-    .iter()
-    .map(occupancy_row)
-    .collect()
+    occupancy(c, org, from, Date::MAX)
 }
 
 fn thread_ids(c: &mut dyn Conn, org: &str, event_id: &str) -> Result<Vec<MessageId>, StoreError> {
@@ -730,12 +720,7 @@ impl Store for SqlStore {
         }
         if let Some(write) = c.event {
             writes::event(&mut plan, c.org, write);
-            let event_id = match write {
-                crate::EventWrite::Insert(e) | crate::EventWrite::Update { event: e, .. } => {
-                    &e.event_id
-                }
-            };
-            writes::audit(&mut plan, c.org, event_id, c.audit);
+            writes::audit(&mut plan, c.org, &write.event().event_id, c.audit);
         }
         writes::effects(
             &mut plan,
