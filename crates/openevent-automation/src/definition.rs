@@ -114,6 +114,14 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Email,
+        Channel::Whatsapp,
+        Channel::Sms,
+        Channel::Webhook,
+        Channel::Task,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",

@@ -132,7 +132,7 @@ pub enum JobState {
 }
 
 /// The state's name alone, for a status column and filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Scheduled,
@@ -232,7 +232,8 @@ impl Job {
             && self.recipient == other.recipient
     }
 
-    pub(crate) fn new_id(key: &DeliveryKey) -> JobId {
+    /// The id of a job created with `key` (stable: the key it was created with).
+    pub fn new_id(key: &DeliveryKey) -> JobId {
         JobId(key.as_str().to_owned())
     }
 }

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod ids;
 pub mod job;
 pub mod library;
+pub mod lifecycle;
 pub mod phone;
 pub mod preview;
 pub mod quiet_hours;

@@ -29,8 +29,12 @@ pub struct Upcoming {
     pub at: Timestamp,
     /// What the dispatcher would decide then, were the booking to stay as it is.
     pub decision: Decision,
-    /// The message as it would read today, or why it cannot be rendered.
-    pub rendered: Result<Rendered, String>,
+    /// The message as it would read today…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<Rendered>,
+    /// …or why it cannot be rendered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub render_error: Option<String>,
 }
 
 /// Every pending message of the booking, in the order they would go out.
@@ -52,6 +56,8 @@ pub fn upcoming(
                 decision = decide(j, booking, settings, until);
             }
             let ctx = template::context(j.trigger, booking, &j.subject, settings);
+            let rendered =
+                template::render(&j.template, j.channel, &ctx).map_err(|e| e.to_string());
             Upcoming {
                 job: j.id.clone(),
                 workflow: j.workflow.clone(),
@@ -60,7 +66,8 @@ pub fn upcoming(
                 to: j.recipient.clone(),
                 at,
                 decision,
-                rendered: template::render(&j.template, j.channel, &ctx).map_err(|e| e.to_string()),
+                render_error: rendered.as_ref().err().cloned(),
+                rendered: rendered.ok(),
             }
         })
         .collect();

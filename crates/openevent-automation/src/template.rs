@@ -69,9 +69,15 @@ pub fn variables_for(trigger: Trigger) -> BTreeSet<&'static str> {
         .collect()
 }
 
+/// Instructions one render may execute. Real templates use a few hundred; without a bound, two
+/// nested loops over `range(100000)` (a template any manager can save) keep a server thread busy
+/// for hours, in validation already.
+pub const FUEL: u64 = 100_000;
+
 fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
     env
 }
 

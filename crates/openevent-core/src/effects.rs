@@ -23,16 +23,20 @@ pub enum TaskType {
     BookingConfirmation,
     /// The client declined or cancelled: cancel the booking.
     Cancellation,
+    /// Something staff should do, asked by an automation step (call the client, brief the
+    /// team); approving marks it done.
+    StaffTodo,
 }
 
 impl TaskType {
-    pub const ALL: [TaskType; 6] = [
+    pub const ALL: [TaskType; 7] = [
         TaskType::ClientReply,
         TaskType::ManualReview,
         TaskType::RoomLock,
         TaskType::OfferAcceptance,
         TaskType::BookingConfirmation,
         TaskType::Cancellation,
+        TaskType::StaffTodo,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl TaskType {
             TaskType::OfferAcceptance => "offer_acceptance",
             TaskType::BookingConfirmation => "booking_confirmation",
             TaskType::Cancellation => "cancellation",
+            TaskType::StaffTodo => "staff_todo",
         }
     }
 

@@ -134,8 +134,22 @@ impl ClientEmail {
         let s = s
             .strip_prefix('<')
             .and_then(|x| x.strip_suffix('>'))
-            .unwrap_or(&s)
-            .to_lowercase();
+            .unwrap_or(&s);
+        // A non-ASCII character that lowercases to ASCII (the Kelvin sign 'K' becomes 'k') would
+        // fold another mailbox onto an existing client's address.
+        if let Some(c) = s
+            .chars()
+            .find(|c| !c.is_ascii() && c.to_lowercase().all(|l| l.is_ascii()))
+        {
+            return Err(InvalidValue::new(
+                "client_email",
+                format!(
+                    "contains U+{:04X}, a lookalike of an ASCII letter",
+                    u32::from(c)
+                ),
+            ));
+        }
+        let s = s.to_lowercase();
         let Some((local, domain)) = s.rsplit_once('@') else {
             return Err(InvalidValue::new("client_email", "missing '@'"));
         };

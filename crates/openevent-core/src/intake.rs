@@ -87,17 +87,33 @@ pub fn decide(input: IntakeInput<'_>) -> Result<IntakeOutcome, WorkflowError> {
         source_message_id: msg.message_id.clone(),
         created_at: input.now,
     };
-    let understood = format!("understood as {:?}, confidence {}", u.intent, u.confidence);
+    let mut understood = format!("understood as {:?}, confidence {}", u.intent, u.confidence);
+    // A message that tries to instruct the system is answered by the same rules as any other
+    // (nothing it asks is followed), and the flag is kept where the manager looks: the booking's
+    // audit and the review task's reason.
+    let injection = u.signals.has_injection_attempt;
+    if injection {
+        understood.push_str("; possible prompt injection");
+    }
+    let flagged = |entry: AuditEntry| {
+        if injection {
+            entry.field("injection_suspected", true)
+        } else {
+            entry
+        }
+    };
 
     if let Some(existing) = input.thread_event {
-        let received = AuditEntry::new(
-            input.now,
-            Actor::Client,
-            Some(existing.current_step),
-            Some(existing.current_step),
-            "client_message_received",
-        )
-        .field("intent", u.intent);
+        let received = flagged(
+            AuditEntry::new(
+                input.now,
+                Actor::Client,
+                Some(existing.current_step),
+                Some(existing.current_step),
+                "client_message_received",
+            )
+            .field("intent", u.intent),
+        );
         if existing.status != Status::Cancelled {
             let out = workflow::on_message(
                 input.workflow,
@@ -165,16 +181,18 @@ pub fn decide(input: IntakeInput<'_>) -> Result<IntakeOutcome, WorkflowError> {
     if is_inquiry(u) {
         let event_id = EventId::parse(&id("EVT", "event")).expect("derived ids are valid");
         let event = Event::new_lead(event_id, msg.from.clone(), input.now);
-        let created = AuditEntry::new(
-            input.now,
-            Actor::Client,
-            None,
-            Some(Step::Intake),
-            "event_created",
-        )
-        .field("status", event.status)
-        .field("intent", u.intent)
-        .field("confidence", u.confidence);
+        let created = flagged(
+            AuditEntry::new(
+                input.now,
+                Actor::Client,
+                None,
+                Some(Step::Intake),
+                "event_created",
+            )
+            .field("status", event.status)
+            .field("intent", u.intent)
+            .field("confidence", u.confidence),
+        );
         let out = workflow::start(input.workflow, event, &msg.message_id, u)?;
         let mut audit = vec![created];
         audit.extend(out.audit);
@@ -245,6 +263,16 @@ fn updated_profile(
     }
     if profile.language.is_none() && u.intent == Intent::EventRequest {
         profile.language = Some(u.language);
+    }
+    // Contact details given in a signature are kept: the latest phone number wins (reminders by
+    // SMS need it); a company is taken once.
+    if let Some(contact) = &u.entities.contact {
+        if let Some(phone) = &contact.phone {
+            profile.phone = Some(phone.clone());
+        }
+        if profile.company.is_none() {
+            profile.company.clone_from(&contact.company);
+        }
     }
     let changed = stored != Some(&profile);
     (profile, changed)

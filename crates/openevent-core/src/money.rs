@@ -55,24 +55,27 @@ impl fmt::Display for Money {
     }
 }
 
+// Saturating: a venue's price times a client's quantity (both unbounded in practice: prices up
+// to CHF 999'999'999'999.99, quantities up to u32::MAX) must not panic or wrap to a negative
+// total; an absurd amount stays absurd and a manager sees it before anything is sent.
 impl Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {
-        Money(self.0 + rhs.0)
+        Money(self.0.saturating_add(rhs.0))
     }
 }
 
 impl Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {
-        Money(self.0 - rhs.0)
+        Money(self.0.saturating_sub(rhs.0))
     }
 }
 
 impl Mul<i64> for Money {
     type Output = Money;
     fn mul(self, rhs: i64) -> Money {
-        Money(self.0 * rhs)
+        Money(self.0.saturating_mul(rhs))
     }
 }
 

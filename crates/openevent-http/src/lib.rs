@@ -3,6 +3,7 @@
 //! exist. Errors are `application/problem+json` documents.
 
 pub mod auth;
+mod automation;
 mod body;
 mod metrics;
 mod payments;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use openevent_service::{Clock, Engine};
 use openevent_store::Store;
 
@@ -62,9 +63,13 @@ pub async fn serve(
     routes: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // With the peer address, so that per-address limits (the web app's sign-in limit) work.
+    axum::serve(
+        listener,
+        routes.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// The whole HTTP surface.
@@ -95,6 +100,41 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
         .route("/tasks/{id}/approve", post(routes::approve_task::<S>))
         .route("/tasks/{id}/reject", post(routes::reject_task::<S>))
         .route("/clients/{email}/context", get(routes::client_context::<S>))
+        .route(
+            "/venue",
+            get(routes::get_venue::<S>).put(routes::put_venue::<S>),
+        )
+        .route("/workflows", get(automation::list_workflows::<S>))
+        .route(
+            "/workflows/{key}",
+            get(automation::get_workflow::<S>).put(automation::put_workflow::<S>),
+        )
+        .route(
+            "/workflows/library/install",
+            post(automation::install_library::<S>),
+        )
+        .route(
+            "/automation/settings",
+            get(automation::get_settings::<S>).put(automation::put_settings::<S>),
+        )
+        .route("/automation/rules", get(automation::list_rules::<S>))
+        .route(
+            "/automation/rules/{id}",
+            put(automation::put_rule::<S>).delete(automation::delete_rule::<S>),
+        )
+        .route(
+            "/events/{id}/workflow",
+            get(automation::get_event_workflow::<S>)
+                .put(automation::put_event_workflow::<S>)
+                .delete(automation::delete_event_workflow::<S>),
+        )
+        .route(
+            "/events/{id}/automation/preview",
+            get(automation::preview::<S>).post(automation::preview_edit::<S>),
+        )
+        .route("/outbox", get(automation::list_outbox::<S>))
+        .route("/outbox/{id}/requeue", post(automation::requeue_job::<S>))
+        .route("/outbox/{id}/abandon", post(automation::abandon_job::<S>))
         .fallback(routes::not_found);
     Router::new()
         .route("/healthz", get(routes::healthz))

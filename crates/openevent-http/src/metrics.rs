@@ -67,6 +67,68 @@ pub async fn metrics<S: Store>(
         "Drafts and decisions waiting for a manager (all organizations).",
     );
     let _ = writeln!(out, "openevent_tasks_pending {}", counts.pending_tasks);
+    let deliveries = app.engine.metrics().deliveries();
+    family(
+        &mut out,
+        "openevent_delivery_seconds",
+        "histogram",
+        "How long delivery attempts took, by channel (SMTP conversation, provider request).",
+    );
+    for (channel, st) in &deliveries {
+        let channel = label(channel);
+        for (bound, n) in openevent_service::metrics::LATENCY_BUCKETS
+            .iter()
+            .zip(st.buckets)
+        {
+            let _ = writeln!(
+                out,
+                "openevent_delivery_seconds_bucket{{channel=\"{channel}\",le=\"{bound}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "openevent_delivery_seconds_bucket{{channel=\"{channel}\",le=\"+Inf\"}} {}",
+            st.count
+        );
+        let _ = writeln!(
+            out,
+            "openevent_delivery_seconds_sum{{channel=\"{channel}\"}} {}",
+            st.sum_seconds
+        );
+        let _ = writeln!(
+            out,
+            "openevent_delivery_seconds_count{{channel=\"{channel}\"}} {}",
+            st.count
+        );
+    }
+    family(
+        &mut out,
+        "openevent_deliveries_total",
+        "counter",
+        "Delivery attempts by channel and outcome (sent, transient error: retried, permanent error).",
+    );
+    for (channel, st) in &deliveries {
+        let channel = label(channel);
+        for (outcome, n) in [
+            ("sent", st.sent),
+            ("transient_error", st.transient),
+            ("permanent_error", st.permanent),
+        ] {
+            let _ = writeln!(
+                out,
+                "openevent_deliveries_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    family(
+        &mut out,
+        "openevent_ingest_errors_total",
+        "counter",
+        "Inbound messages that failed, by kind (rejected input, storage, workflow, contention).",
+    );
+    for (kind, n) in app.engine.metrics().ingest_errors() {
+        let _ = writeln!(out, "openevent_ingest_errors_total{{kind=\"{kind}\"}} {n}");
+    }
     if let Some(llm) = app.engine.llm_metrics() {
         family(
             &mut out,

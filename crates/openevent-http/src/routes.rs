@@ -465,9 +465,13 @@ pub async fn event_calendar<S: Store>(
         .await
         .map_err(|e| Problem::internal(&e))?
         .ok_or_else(|| Problem::not_found(format!("no event {id}")))?;
-    let ics =
-        openevent_core::ics::render(&stored.event, app.engine.venue(), app.engine.clock().now())
-            .ok_or_else(|| Problem::conflict(format!("event {id} has no date yet")))?;
+    let venue = app
+        .engine
+        .venue_of(&who.org)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    let ics = openevent_core::ics::render(&stored.event, &venue.venue, app.engine.clock().now())
+        .ok_or_else(|| Problem::conflict(format!("event {id} has no date yet")))?;
     Ok((
         [
             (
@@ -513,4 +517,52 @@ pub async fn advance_test_clock<S: Store>(
     }
     clock.advance(jiff::SignedDuration::from_secs(input.advance_seconds));
     Ok(Json(ClockNow { now: clock.now() }))
+}
+
+/// The organization's venue: rooms, products, policies.
+pub async fn get_venue<S: Store>(
+    State(app): State<AppState<S>>,
+    who: Principal,
+) -> Result<impl IntoResponse, Problem> {
+    let venue = app
+        .engine
+        .venue_of(&who.org)
+        .await
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(serde_json::json!({
+        "revision": venue.revision,
+        "source": if venue.revision.is_some() { "organization" } else { "server" },
+        "venue": venue.venue.spec(),
+    })))
+}
+
+/// Replaces the organization's venue (manager); validated as a venue file is, each problem
+/// naming its field.
+pub async fn put_venue<S: Store>(
+    State(app): State<AppState<S>>,
+    who: Principal,
+    JsonBody(spec): JsonBody<openevent_core::venue::VenueSpec>,
+) -> Result<impl IntoResponse, Problem> {
+    who.require_manager()?;
+    match app.engine.save_venue(&who.org, spec).await {
+        Ok(revision) => {
+            let venue = app
+                .engine
+                .venue_of(&who.org)
+                .await
+                .map_err(|e| Problem::internal(&e))?;
+            Ok(Json(serde_json::json!({
+                "revision": revision,
+                "source": "organization",
+                "venue": venue.venue.spec(),
+            })))
+        }
+        Err(openevent_service::VenueSaveError::Invalid(e)) => Err(match &e {
+            openevent_core::venue::VenueError::Invalid(problems) if !problems.is_empty() => {
+                Problem::invalid(problems[0].field.clone(), e.to_string())
+            }
+            _ => Problem::invalid("venue", e.to_string()),
+        }),
+        Err(openevent_service::VenueSaveError::Store(e)) => Err(Problem::internal(&e)),
+    }
 }

@@ -32,8 +32,10 @@ pub enum MailError {
 /// Parses one message. The raw bytes are not kept here; the caller stores them.
 pub fn parse_message(raw: &[u8]) -> Result<InboundMessage, MailError> {
     check_envelope(raw)?;
-    let parsed = MessageParser::default()
-        .parse(raw)
+    // mail-parser can panic on a hostile MIME structure (a `debug_assert!` on nested multiparts
+    // with a reused boundary, found by fuzzing): that is a broken message, not a crash.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .map_err(|_| MailError::NotAMessage("the MIME structure is broken".into()))?
         .ok_or_else(|| MailError::NotAMessage("no headers could be parsed".into()))?;
 
     let from_addr = parsed

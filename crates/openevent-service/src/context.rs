@@ -27,6 +27,11 @@ pub(crate) struct TurnData {
     pub pending: Vec<HilTask>,
     pub thread: Vec<MessageId>,
     pub client_name: Option<String>,
+    pub client_phone: Option<String>,
+    pub automation: Option<std::sync::Arc<openevent_store::AutomationSetup>>,
+    pub booking_automation: Option<openevent_store::BookingAutomation>,
+    /// The organization's venue for this turn.
+    pub venue: std::sync::Arc<crate::VenueBundle>,
 }
 
 impl TurnData {
@@ -40,7 +45,7 @@ impl TurnData {
     ) -> workflow::Ctx<'a> {
         workflow::Ctx {
             org,
-            venue: &config.venue,
+            venue: &self.venue.venue,
             templates: &config.templates,
             client_name,
             occupancy: &self.occupancy,
@@ -54,6 +59,21 @@ impl TurnData {
 }
 
 impl TurnData {
+    /// What writing the booking as `w.after` changes in its automation.
+    pub fn automation_changes(
+        &self,
+        w: &crate::automation::Write<'_>,
+    ) -> Option<(
+        openevent_store::AutomationChanges,
+        Vec<openevent_core::AuditEntry>,
+    )> {
+        crate::automation::changes(
+            self.automation.as_deref(),
+            self.booking_automation.as_ref(),
+            w,
+        )
+    }
+
     /// The other bookings this turn saw holding `event`'s room around its date: what the store
     /// checks, inside the commit, that nobody else joined meanwhile.
     pub fn calendar_seen(&self, event: Option<&Event>) -> Vec<EventId> {
@@ -75,11 +95,12 @@ impl<S: Store, C: Clock> Engine<S, C> {
     pub(crate) async fn turn_data(
         &self,
         org: &OrgSlug,
+        venue: std::sync::Arc<crate::VenueBundle>,
         event: Option<&Event>,
         understanding: Option<&Understanding>,
         now: Timestamp,
     ) -> Result<TurnData, StoreError> {
-        let today = now.to_zoned(self.config.venue.time_zone().clone()).date();
+        let today = now.to_zoned(venue.venue.time_zone().clone()).date();
         let from = today.checked_sub(1.day()).unwrap_or(today);
         let until = today.checked_add(CALENDAR_DAYS.days()).unwrap_or(today);
         let calendar_days: Vec<Date> = workflow::calendar_days(today, event, understanding)
@@ -116,6 +137,10 @@ impl<S: Store, C: Clock> Engine<S, C> {
             pending: loaded.pending_tasks,
             thread: loaded.thread,
             client_name: loaded.client_name,
+            client_phone: loaded.client_phone,
+            automation: loaded.automation,
+            booking_automation: loaded.booking_automation,
+            venue,
         })
     }
 }

@@ -68,17 +68,42 @@ impl<S: Store, C: Clock> Engine<S, C> {
             };
             let now = self.clock.now();
             let mut data = self
-                .turn_data(org, stored.as_ref().map(|s| &s.event), None, now)
+                .turn_data(
+                    org,
+                    self.venue_of(org).await?,
+                    stored.as_ref().map(|s| &s.event),
+                    None,
+                    now,
+                )
                 .await?;
             data.pending.retain(|t| t.task_id != task.task_id);
             let ctx = data.ctx(org, &self.config, data.client_name.as_deref(), now);
-            let decided = workflow::decide_task(
+            let mut decided = workflow::decide_task(
                 &ctx,
                 stored.as_ref().map(|s| s.event.clone()),
                 &task,
                 draft.as_ref(),
                 decision.clone(),
             )?;
+            let automation = match (decided.outcome.as_mut(), &stored) {
+                (Some(o), Some(s)) => data
+                    .automation_changes(&crate::automation::Write {
+                        org,
+                        venue: &data.venue.venue,
+                        before: Some(&s.event),
+                        after: &o.event,
+                        client_name: data.client_name.as_deref(),
+                        client_phone: data.client_phone.as_deref(),
+                        event_type: None,
+                        cause: openevent_automation::lifecycle::Cause::Staff,
+                        now,
+                    })
+                    .map(|(changes, audit)| {
+                        o.audit.extend(audit);
+                        changes
+                    }),
+                _ => None,
+            };
             let outcome = decided.outcome.as_ref();
             let calendar_seen = data.calendar_seen(outcome.map(|o| &o.event));
             let event_write = match (outcome, &stored) {
@@ -105,6 +130,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 superseded: outcome.map_or(&[], |o| &o.superseded),
                 outbox: outcome.map_or(&[], |o| &o.outbox),
                 calendar_seen: &calendar_seen,
+                automation: automation.as_ref(),
             };
             match self.store.commit_decision(commit).await {
                 Ok(()) => {

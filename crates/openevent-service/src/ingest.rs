@@ -42,7 +42,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
     /// Parses and processes one raw RFC 5322 message. Bad input fails before anything is read or
     /// written.
     pub async fn ingest_raw(&self, org: &OrgSlug, raw: &[u8]) -> Result<IngestReport, IngestError> {
-        let message = parse_message(raw)?;
+        let message = parse_message(raw).inspect_err(|_| self.metrics.ingest_error("rejected"))?;
         self.ingest(org, &message, raw).await
     }
 
@@ -71,9 +71,19 @@ impl<S: Store, C: Clock> Engine<S, C> {
             message_id = %message.message_id,
             event_id = tracing::field::Empty
         );
-        self.ingest_in_span(org, message, raw)
+        let outcome = self
+            .ingest_in_span(org, message, raw)
             .instrument(span)
-            .await
+            .await;
+        if let Err(e) = &outcome {
+            self.metrics.ingest_error(match e {
+                IngestError::Mail(_) => "rejected",
+                IngestError::Store(_) => "storage",
+                IngestError::Workflow(_) => "workflow",
+                IngestError::TooMuchContention(_) => "contention",
+            });
+        }
+        outcome
     }
 
     async fn ingest_in_span(
@@ -100,10 +110,11 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 });
             }
             let (profile, thread) = (lookup.profile, lookup.thread);
+            let venue = self.venue_at(org, lookup.venue_revision).await?;
             let now = self.clock.now();
             let (mut understanding, mut change) = understand(
-                &self.config.venue,
-                &self.lexicon,
+                &venue.venue,
+                &venue.lexicon,
                 message,
                 thread.as_ref().map(|s| &s.event),
                 now,
@@ -128,6 +139,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
             let data = self
                 .turn_data(
                     org,
+                    std::sync::Arc::clone(&venue),
                     thread.as_ref().map(|s| &s.event),
                     Some(&understanding),
                     now,
@@ -150,6 +162,26 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 now,
             })?;
             let calendar_seen = data.calendar_seen(outcome.event.as_ref());
+            let automation = outcome.event.as_ref().and_then(|after| {
+                data.automation_changes(&crate::automation::Write {
+                    org,
+                    venue: &venue.venue,
+                    before: thread
+                        .as_ref()
+                        .filter(|_| !outcome.event_is_new)
+                        .map(|s| &s.event),
+                    after,
+                    client_name: name.as_deref(),
+                    client_phone: outcome.profile.phone.as_deref(),
+                    event_type: understanding.entities.event_type.as_deref(),
+                    cause: openevent_automation::lifecycle::Cause::ClientMessage,
+                    now,
+                })
+            });
+            let automation = automation.map(|(changes, audit)| {
+                outcome.audit.extend(audit);
+                changes
+            });
             // The turn's calendar is shared with the store's cache: released before the commit
             // updates the cache, so that it is not copied.
             drop(data);
@@ -179,6 +211,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 outbox: &outcome.outbox,
                 result: &outcome.result,
                 calendar_seen: &calendar_seen,
+                automation: automation.as_ref(),
             };
             match self.store.commit_ingest(commit).await {
                 Ok(()) => {

@@ -58,11 +58,29 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 return Err(PaymentError::NoDepositDue(event_id.clone()));
             }
             let now = self.clock.now();
-            let data = self.turn_data(org, Some(e), None, now).await?;
+            let data = self
+                .turn_data(org, self.venue_of(org).await?, Some(e), None, now)
+                .await?;
             let ctx = data.ctx(org, &self.config, data.client_name.as_deref(), now);
             let seed = MessageId::parse(&format!("payment.{reference}@openevent.invalid"))
                 .map_err(|_| PaymentError::BadReference(reference.to_owned()))?;
-            let out = workflow::on_deposit_paid(&ctx, e.clone(), &seed)?;
+            let mut out = workflow::on_deposit_paid(&ctx, e.clone(), &seed)?;
+            let automation = data
+                .automation_changes(&crate::automation::Write {
+                    org,
+                    venue: &data.venue.venue,
+                    before: Some(e),
+                    after: &out.event,
+                    client_name: data.client_name.as_deref(),
+                    client_phone: data.client_phone.as_deref(),
+                    event_type: None,
+                    cause: openevent_automation::lifecycle::Cause::Staff,
+                    now,
+                })
+                .map(|(changes, audit)| {
+                    out.audit.extend(audit);
+                    changes
+                });
             let commit = DecisionCommit {
                 org,
                 decided: None,
@@ -77,6 +95,7 @@ impl<S: Store, C: Clock> Engine<S, C> {
                 superseded: &out.superseded,
                 outbox: &out.outbox,
                 calendar_seen: &data.calendar_seen(Some(&out.event)),
+                automation: automation.as_ref(),
             };
             match self.store.commit_decision(commit).await {
                 Ok(()) => {

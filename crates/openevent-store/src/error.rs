@@ -31,6 +31,8 @@ pub enum StoreError {
     CalendarChanged(EventId),
     #[error("task {0} was already decided")]
     TaskNotPending(TaskId),
+    #[error("{0} does not exist")]
+    NotFound(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]

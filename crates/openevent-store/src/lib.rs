@@ -5,6 +5,7 @@
 //! backend-only syntax in shared statements); each backend has its own migrations folder.
 //! Every write that belongs to one processed input happens in one transaction.
 
+mod automation;
 mod calendar_cache;
 mod codec;
 mod db;
@@ -32,6 +33,7 @@ use openevent_core::message::InboundMessage;
 use openevent_core::workflow::OutboxEmail;
 use serde::Serialize;
 
+pub use automation::{AutomationChanges, AutomationSetup, BookingAutomation, WorkflowVersion};
 pub use error::StoreError;
 pub use open::{Backend, DatabaseUrl};
 pub use sql::SqlStore;
@@ -85,6 +87,8 @@ pub struct IngestCommit<'a> {
     /// The other bookings the turn saw holding the booking's room around its date (see
     /// [`StoreError::CalendarChanged`]).
     pub calendar_seen: &'a [EventId],
+    /// What the booking write changes in automation (jobs scheduled, cancelled, re-armed).
+    pub automation: Option<&'a AutomationChanges>,
 }
 
 /// The task a manager decided.
@@ -113,6 +117,7 @@ pub struct DecisionCommit<'a> {
     pub outbox: &'a [OutboxEmail],
     /// The other bookings the decision saw holding the booking's room around its date.
     pub calendar_seen: &'a [EventId],
+    pub automation: Option<&'a AutomationChanges>,
 }
 
 /// A task as the manager's inbox shows it.
@@ -211,10 +216,31 @@ pub struct ClaimedJob {
     pub event_id: Option<EventId>,
     pub channel: String,
     pub delivery_key: String,
-    /// The job's JSON payload (for email replies, an `OutboxEmail`).
+    pub kind: JobKind,
+    /// The job's JSON payload (for email replies an `OutboxEmail`, for automation a `Job`).
     pub payload: String,
     /// This attempt's number (1 for the first); finishing is fenced by it.
     pub attempt: u32,
+}
+
+/// What an outbox job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// An approved reply of the booking workflow.
+    Reply,
+    /// A step of an automation workflow (reminder, follow-up, task, webhook).
+    Automation,
+}
+
+/// One claimed attempt's outcome, for [`Store::finish_jobs`].
+#[derive(Debug, Clone)]
+pub struct FinishedJob {
+    pub job: ClaimedJob,
+    pub result: JobResult,
+    /// The job's new payload, when it changed.
+    pub payload: Option<String>,
+    pub audit: Option<AuditEntry>,
 }
 
 /// How a claimed job's attempt ended.
@@ -229,6 +255,20 @@ pub enum JobResult {
     /// Permanent failure, or out of attempts.
     Dead {
         error: String,
+    },
+    /// Not sent, for good: the booking moved on (cancelled, anchor moved).
+    Skipped {
+        reason: String,
+    },
+    /// Not sent, for good: a stop-when goal was reached.
+    Cancelled {
+        reason: String,
+    },
+    /// Not sent yet (quiet hours, not due): looked at again at `until`; the attempt does not
+    /// count.
+    Deferred {
+        until: Timestamp,
+        reason: String,
     },
 }
 
@@ -253,6 +293,8 @@ pub struct InboundLookup {
     pub profile: Option<ClientProfile>,
     /// The booking the message's thread belongs to.
     pub thread: Option<StoredEvent>,
+    /// The revision of the organization's own venue, if it has one.
+    pub venue_revision: Option<i64>,
 }
 
 /// Sorts bookings by date (as the workflow's availability checks need them) and drops the
@@ -268,9 +310,14 @@ pub struct TurnContext {
     /// Sorted by date, without duplicates; at least the asked ranges (a backend may answer with
     /// more, shared between turns).
     pub occupancy: std::sync::Arc<Vec<Occupancy>>,
+    /// The organization's automation, when it has any.
+    pub automation: Option<std::sync::Arc<AutomationSetup>>,
+    /// The booking's automation state (only with a booking and an automation setup).
+    pub booking_automation: Option<BookingAutomation>,
     pub pending_tasks: Vec<HilTask>,
     pub thread: Vec<MessageId>,
     pub client_name: Option<String>,
+    pub client_phone: Option<String>,
 }
 
 /// Aggregate counts for metrics (no tenant data).
@@ -402,16 +449,26 @@ pub trait Store: Send + Sync + 'static {
         channels: &[&str],
     ) -> impl Future<Output = Result<Vec<ClaimedJob>, StoreError>> + Send;
 
-    /// Records how a claimed attempt ended, with its audit entry on the booking, in one
-    /// transaction. Fails with [`StoreError::LeaseLost`] when the lease expired and another
+    /// Records how a claimed attempt ended (with the job's new payload, if it changed), with its
+    /// audit entry on the booking, in one transaction. Fails with [`StoreError::LeaseLost`] when the lease expired and another
     /// attempt took the job (nothing is written then).
     fn finish_job(
         &self,
         job: &ClaimedJob,
         result: &JobResult,
+        payload: Option<&str>,
         audit: Option<&AuditEntry>,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`Store::finish_job`] for many attempts in one transaction (one disk sync for a batch).
+    /// Each answer is `Ok` or [`StoreError::LeaseLost`] for that job alone; another error fails
+    /// the whole batch.
+    fn finish_jobs(
+        &self,
+        finished: Vec<FinishedJob>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Result<(), StoreError>>, StoreError>> + Send;
 
     /// When the next job becomes due (or a lease expires), if any is waiting.
     fn next_due(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
@@ -438,6 +495,7 @@ pub trait Store: Send + Sync + 'static {
                 previous: self.find_message_result(org, message_id).await?,
                 profile: self.load_profile(org, client).await?,
                 thread: self.find_thread_event(org, client, parents).await?,
+                venue_revision: self.venue_revision(org).await?,
             })
         }
     }
@@ -473,11 +531,145 @@ pub trait Store: Send + Sync + 'static {
                     .map(|v| v.task)
                     .collect();
                 out.thread = self.thread_message_ids(org, event_id).await?;
-                out.client_name = self.load_profile(org, client).await?.and_then(|p| p.name);
+                let profile = self.load_profile(org, client).await?;
+                out.client_phone = profile.as_ref().and_then(|p| p.phone.clone());
+                out.client_name = profile.and_then(|p| p.name);
             }
             Ok(out)
         }
     }
+
+    /// The organization's automation setup, `None` when it has none.
+    fn automation_setup(
+        &self,
+        org: &OrgSlug,
+    ) -> impl Future<Output = Result<Option<std::sync::Arc<AutomationSetup>>, StoreError>> + Send;
+
+    /// One booking's automation record, override and jobs.
+    fn booking_automation(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<BookingAutomation, StoreError>> + Send;
+
+    /// The revision of the organization's own venue (`None`: it uses the server's venue).
+    fn venue_revision(
+        &self,
+        org: &OrgSlug,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// The organization's own venue and its revision.
+    fn load_venue(
+        &self,
+        org: &OrgSlug,
+    ) -> impl Future<Output = Result<Option<(i64, openevent_core::venue::VenueSpec)>, StoreError>> + Send;
+
+    /// Stores the organization's venue (validated by the caller); answers the new revision.
+    fn save_venue(
+        &self,
+        org: &OrgSlug,
+        spec: &openevent_core::venue::VenueSpec,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// The booking's automation record and override without its jobs (what the dispatcher
+    /// checks before sending).
+    fn automation_head(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> impl Future<Output = Result<BookingAutomation, StoreError>> + Send;
+
+    /// Stores a workflow as its key's next version (unless unchanged); answers the current
+    /// version.
+    fn save_workflow(
+        &self,
+        org: &OrgSlug,
+        workflow: &openevent_automation::Workflow,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// Every stored version of every workflow, by key then version.
+    fn workflow_versions(
+        &self,
+        org: &OrgSlug,
+    ) -> impl Future<Output = Result<Vec<WorkflowVersion>, StoreError>> + Send;
+
+    fn save_automation_settings(
+        &self,
+        org: &OrgSlug,
+        settings: &openevent_automation::OrgSettings,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn save_rule(
+        &self,
+        org: &OrgSlug,
+        rule: &openevent_automation::assignment::AssignmentRule,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Fails with [`StoreError::NotFound`] for an unknown rule.
+    fn delete_rule(
+        &self,
+        org: &OrgSlug,
+        rule_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Sets (or with `None` removes) a manager's workflow override for a booking.
+    fn set_override(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+        value: Option<&openevent_automation::assignment::Override>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Bookings whose event or site visit ended by `now` and whose completion did not fire yet.
+    fn due_completions(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(OrgSlug, EventId)>, StoreError>> + Send;
+
+    /// Commits automation changes that come without a booking write (completions), with their
+    /// audit entries.
+    fn commit_automation(
+        &self,
+        org: &OrgSlug,
+        changes: &AutomationChanges,
+        audit: &[AuditEntry],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Puts a dead job back in the queue, due at `now` with a fresh attempt count; fails with
+    /// [`StoreError::NotFound`] unless the job is dead.
+    fn requeue_job(
+        &self,
+        org: &OrgSlug,
+        job_id: &str,
+        audit: &AuditEntry,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives up a dead job for good (status `cancelled`, reason kept); fails with
+    /// [`StoreError::NotFound`] unless the job is dead.
+    fn abandon_job(
+        &self,
+        org: &OrgSlug,
+        job_id: &str,
+        audit: &AuditEntry,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Automation jobs per workflow key and status (delivery statistics).
+    fn automation_stats(
+        &self,
+        org: &OrgSlug,
+    ) -> impl Future<
+        Output = Result<Vec<(String, openevent_automation::job::JobStatus, i64)>, StoreError>,
+    > + Send;
 
     /// Outbox jobs per status and pending tasks, over all organizations (counts only, for
     /// metrics).

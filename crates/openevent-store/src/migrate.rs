@@ -45,6 +45,16 @@ pub(crate) const SQLITE: &[Migration] = &[
         description: "calendar index",
         sql: include_str!("../migrations/sqlite/0005_calendar_index.sql"),
     },
+    Migration {
+        version: 6,
+        description: "automation",
+        sql: include_str!("../migrations/sqlite/0006_automation.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "venues",
+        sql: include_str!("../migrations/sqlite/0007_venues.sql"),
+    },
 ];
 
 pub(crate) const HISTORY_TABLE: &str = "schema_migrations";

@@ -154,9 +154,13 @@ fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> 
         }
     }
     // FULL: a commit that returned is on disk, so an accepted message survives power loss.
+    // An 8 MB page cache: SQLite scans its whole page-cache hash table at the end of each write
+    // transaction, so a larger cache made every commit slower as the database grew (measured:
+    // 13.5 % of a turn's CPU with 64 MB at 92k events, 3.7 % with 8 MB); the operating system
+    // keeps the file's pages cached anyway.
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; \
-         PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000;",
     )
     .map_err(|e| unreadable(url, e))?;
     if url.path.is_some() && url.mode != Mode::ReadOnly {

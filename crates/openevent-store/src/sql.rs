@@ -16,6 +16,9 @@ use openevent_core::event::{Event, Status, TimeOfDay};
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug, RoomId, TaskId};
 use openevent_core::understanding::Confidence;
 
+use crate::automation::{
+    self, AutomationChanges, AutomationSetup, BookingAutomation, SetupCache, WorkflowVersion,
+};
 use crate::calendar_cache::{CalendarCache, occupancy_of};
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
 use crate::db::{Conn, Plan, Row, Stmt, Value, execute_plan, params};
@@ -49,6 +52,7 @@ pub struct SqlStore {
     /// Organizations known to exist, so a turn need not re-insert its organization.
     known_orgs: Arc<Mutex<HashSet<String>>>,
     calendar: Arc<CalendarCache>,
+    setups: Arc<SetupCache>,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -68,6 +72,7 @@ impl SqlStore {
             backend,
             known_orgs: Arc::default(),
             calendar: Arc::default(),
+            setups: Arc::default(),
         })
     }
 
@@ -135,6 +140,15 @@ impl SqlStore {
             })
             .await
     }
+}
+
+fn venue_revision(c: &mut dyn Conn, org: &str) -> Result<Option<i64>, StoreError> {
+    c.query_opt(
+        "SELECT revision FROM venues WHERE org_id = $1",
+        &params![org],
+    )?
+    .map(|r| r.int("revision"))
+    .transpose()
 }
 
 fn event_by_id(
@@ -568,6 +582,9 @@ impl Store for SqlStore {
             c.outbox,
             c.received_at,
         );
+        if let Some(ch) = c.automation {
+            automation::changes(&mut plan, c.org, ch, c.received_at);
+        }
         self.commit_booking_plan(c.org, plan, c.event, c.calendar_seen)
             .await?;
         if !org_known {
@@ -652,6 +669,7 @@ impl Store for SqlStore {
                     previous: message_result(c, &org, &id)?,
                     profile: load_profile(c, &org, &client)?,
                     thread: thread_event(c, &org, &client, &parents)?,
+                    venue_revision: venue_revision(c, &org)?,
                 })
             })
             .await
@@ -677,12 +695,17 @@ impl Store for SqlStore {
         let event = event.map(|(e, c)| (e.to_string(), c.to_string()));
         let org = org.to_string();
         let calendar = Arc::clone(&self.calendar);
+        let setups = Arc::clone(&self.setups);
         self.db
             .run(move |c| {
                 let mut out = TurnContext::default();
                 if let Some(from) = from {
                     out.occupancy =
                         calendar.get(c, &org, from, |c| calendar_from(c, &org, from))?;
+                }
+                out.automation = setups.get(c, &org)?;
+                if let (Some((event_id, _)), Some(_)) = (&event, &out.automation) {
+                    out.booking_automation = Some(automation::booking(c, &org, event_id)?);
                 }
                 if let (Some((event_id, client)), Some((sql, params))) = (event, tasks) {
                     out.pending_tasks = c
@@ -691,7 +714,9 @@ impl Store for SqlStore {
                         .map(reads::task)
                         .collect::<Result<_, _>>()?;
                     out.thread = thread_ids(c, &org, &event_id)?;
-                    out.client_name = load_profile(c, &org, &client)?.and_then(|p| p.name);
+                    let profile = load_profile(c, &org, &client)?;
+                    out.client_phone = profile.as_ref().and_then(|p| p.phone.clone());
+                    out.client_name = profile.and_then(|p| p.name);
                 }
                 Ok(out)
             })
@@ -731,6 +756,9 @@ impl Store for SqlStore {
             c.outbox,
             c.at,
         );
+        if let Some(ch) = c.automation {
+            automation::changes(&mut plan, c.org, ch, c.at);
+        }
         self.commit_booking_plan(c.org, plan, c.event, c.calendar_seen)
             .await
     }
@@ -844,15 +872,50 @@ impl Store for SqlStore {
         &self,
         job: &ClaimedJob,
         result: &JobResult,
+        payload: Option<&str>,
         audit: Option<&AuditEntry>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.commit_plan(outbox::finish_plan(job, result, audit, now))
+        self.commit_plan(outbox::finish_plan(job, result, payload, audit, now))
+            .await
+    }
+
+    async fn finish_jobs(
+        &self,
+        finished: Vec<crate::FinishedJob>,
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        self.db
+            .transaction(move |c| {
+                let mut out = Vec::with_capacity(finished.len());
+                for f in finished {
+                    let plan = outbox::finish_plan(
+                        &f.job,
+                        &f.result,
+                        f.payload.as_deref(),
+                        f.audit.as_ref(),
+                        now,
+                    );
+                    // Each job's statements stand alone: a lost lease skips that job only.
+                    out.push(match execute_plan(c, plan) {
+                        Ok(()) => Ok(()),
+                        Err(StoreError::LeaseLost(id)) => Err(StoreError::LeaseLost(id)),
+                        Err(e) => return Err(e),
+                    });
+                }
+                Ok(out)
+            })
             .await
     }
 
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        self.db.run(|c| outbox::next_due(c)).await
+        self.db
+            .run(|c| {
+                let jobs = outbox::next_due(c)?;
+                let completion = automation::next_completion(c)?;
+                Ok(jobs.into_iter().chain(completion).min())
+            })
+            .await
     }
 
     async fn list_outbox(
@@ -864,6 +927,197 @@ impl Store for SqlStore {
         let org = org.to_string();
         self.db
             .run(move |c| outbox::list(c, &org, status, limit))
+            .await
+    }
+
+    async fn automation_setup(
+        &self,
+        org: &OrgSlug,
+    ) -> Result<Option<Arc<AutomationSetup>>, StoreError> {
+        let (org, setups) = (org.to_string(), Arc::clone(&self.setups));
+        self.db.run(move |c| setups.get(c, &org)).await
+    }
+
+    async fn booking_automation(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> Result<BookingAutomation, StoreError> {
+        let (org, event_id) = (org.to_string(), event_id.to_string());
+        self.db
+            .run(move |c| automation::booking(c, &org, &event_id))
+            .await
+    }
+
+    async fn venue_revision(&self, org: &OrgSlug) -> Result<Option<i64>, StoreError> {
+        let org = org.to_string();
+        self.db.run(move |c| venue_revision(c, &org)).await
+    }
+
+    async fn load_venue(
+        &self,
+        org: &OrgSlug,
+    ) -> Result<Option<(i64, openevent_core::venue::VenueSpec)>, StoreError> {
+        let org = org.to_string();
+        self.db
+            .run(move |c| {
+                c.query_opt(
+                    "SELECT spec, revision FROM venues WHERE org_id = $1",
+                    &params![org.as_str()],
+                )?
+                .map(|r| Ok((r.int("revision")?, from_json("venue", &r.text("spec")?)?)))
+                .transpose()
+            })
+            .await
+    }
+
+    async fn save_venue(
+        &self,
+        org: &OrgSlug,
+        spec: &openevent_core::venue::VenueSpec,
+        now: Timestamp,
+    ) -> Result<i64, StoreError> {
+        let (org, spec) = (org.to_string(), to_json(spec));
+        self.db
+            .transaction(move |c| {
+                c.execute(
+                    "INSERT INTO venues (org_id, spec, revision, updated_at) VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (org_id) DO UPDATE SET spec = excluded.spec, \
+                     revision = venues.revision + 1, updated_at = excluded.updated_at",
+                    &params![org.as_str(), spec, micros(now)],
+                )?;
+                venue_revision(c, &org)?
+                    .ok_or_else(|| StoreError::Internal("the venue row vanished".into()))
+            })
+            .await
+    }
+
+    async fn automation_head(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+    ) -> Result<BookingAutomation, StoreError> {
+        let (org, event_id) = (org.to_string(), event_id.to_string());
+        self.db
+            .run(move |c| automation::head(c, &org, &event_id))
+            .await
+    }
+
+    async fn save_workflow(
+        &self,
+        org: &OrgSlug,
+        workflow: &openevent_automation::Workflow,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let (org, workflow) = (org.to_string(), workflow.clone());
+        self.db
+            .transaction(move |c| automation::save_workflow(c, &org, &workflow, now))
+            .await
+    }
+
+    async fn workflow_versions(&self, org: &OrgSlug) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let org = org.to_string();
+        self.db
+            .run(move |c| automation::list_workflows(c, &org))
+            .await
+    }
+
+    async fn save_automation_settings(
+        &self,
+        org: &OrgSlug,
+        settings: &openevent_automation::OrgSettings,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(automation::settings_plan(org.as_str(), settings, now))
+            .await
+    }
+
+    async fn save_rule(
+        &self,
+        org: &OrgSlug,
+        rule: &openevent_automation::assignment::AssignmentRule,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(automation::rule_plan(org.as_str(), rule, now))
+            .await
+    }
+
+    async fn delete_rule(
+        &self,
+        org: &OrgSlug,
+        rule_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(automation::delete_rule_plan(org.as_str(), rule_id, now))
+            .await
+    }
+
+    async fn set_override(
+        &self,
+        org: &OrgSlug,
+        event_id: &EventId,
+        value: Option<&openevent_automation::assignment::Override>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(automation::override_plan(
+            org.as_str(),
+            event_id.as_str(),
+            value,
+            now,
+        ))
+        .await
+    }
+
+    async fn due_completions(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<(OrgSlug, EventId)>, StoreError> {
+        self.db
+            .run(move |c| automation::due_completions(c, now, limit))
+            .await
+    }
+
+    async fn commit_automation(
+        &self,
+        org: &OrgSlug,
+        changes: &AutomationChanges,
+        audit: &[AuditEntry],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut plan = Plan::new();
+        automation::changes(&mut plan, org, changes, now);
+        writes::audit(&mut plan, org, &changes.event_id, audit);
+        self.commit_plan(plan).await
+    }
+
+    async fn automation_stats(
+        &self,
+        org: &OrgSlug,
+    ) -> Result<Vec<(String, JobStatus, i64)>, StoreError> {
+        let org = org.to_string();
+        self.db.run(move |c| automation::stats(c, &org)).await
+    }
+
+    async fn requeue_job(
+        &self,
+        org: &OrgSlug,
+        job_id: &str,
+        audit: &AuditEntry,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(outbox::operator_plan(org, job_id, true, audit, now))
+            .await
+    }
+
+    async fn abandon_job(
+        &self,
+        org: &OrgSlug,
+        job_id: &str,
+        audit: &AuditEntry,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.commit_plan(outbox::operator_plan(org, job_id, false, audit, now))
             .await
     }
 

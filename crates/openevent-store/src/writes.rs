@@ -117,7 +117,8 @@ pub(crate) fn tasks(plan: &mut Plan, org: &OrgSlug, tasks: &[HilTask]) {
     for t in tasks {
         plan.push(Stmt::new(
             "INSERT INTO tasks (org_id, task_id, event_id, task_type, status, step, draft_id, payload, reason, source_message_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             ON CONFLICT (org_id, task_id) DO NOTHING",
             params![
                 org.as_str(),
                 t.task_id.as_str(),

@@ -103,6 +103,7 @@ fn commit<'a>(
         outbox: &out.outbox,
         result: &out.result,
         calendar_seen: &[],
+        automation: None,
     }
 }
 

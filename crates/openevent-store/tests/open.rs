@@ -20,6 +20,10 @@ async fn a_database_from_the_sqlx_era_is_adopted_with_its_data() {
         "INSERT INTO organizations (org_id, name, created_at) VALUES ('acme', 'acme', 0);
          DROP TABLE schema_migrations;
          DROP TABLE api_tokens; DROP INDEX events_by_org_created; DROP INDEX events_occupancy;
+         DROP TABLE automation_orgs; DROP TABLE automation_workflows; DROP TABLE automation_rules;
+         DROP TABLE automation_bookings; DROP INDEX outbox_by_event;
+         ALTER TABLE outbox DROP COLUMN kind; ALTER TABLE outbox DROP COLUMN workflow_key;
+         DROP TABLE venues;
          CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
            checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);

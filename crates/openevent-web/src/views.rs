@@ -10,10 +10,21 @@ use openevent_core::audit::AuditEntry;
 use openevent_core::effects::TaskStatus;
 use openevent_core::event::{Event, Offer, Step};
 use openevent_core::venue::Venue;
-use openevent_store::{EventListItem, TaskView};
+use openevent_store::{EventListItem, OutboxRow, TaskView};
 use serde::Serialize;
 
+use crate::calendar::Grid;
 use crate::session::Flash;
+
+pub mod automation;
+mod venue;
+
+pub use venue::{VenueForm, VenueView, venue_view};
+
+use automation::{
+    AutomationView, DeadRow, DefinitionForm, LibraryItem, StatCell, VersionRow, WorkflowHead,
+    WorkflowRow,
+};
 
 /// What every page shows around its content.
 pub struct Chrome {
@@ -70,6 +81,9 @@ pub struct EventsPage {
     pub status_options: Vec<Opt>,
     pub step_options: Vec<Opt>,
     pub q: String,
+    /// The chosen-date range, as `YYYY-MM-DD` for the date inputs (empty: open).
+    pub from: String,
+    pub to: String,
     pub page: u32,
     pub prev_link: Option<String>,
     pub next_link: Option<String>,
@@ -80,11 +94,89 @@ pub struct EventsPage {
 pub struct EventPage {
     pub chrome: Chrome,
     pub ev: EventDetail,
+    pub steps: Vec<StepMark>,
     pub audit: Vec<AuditRow>,
+    pub deliveries: Vec<DeliveryRow>,
+    /// Set when older deliveries may exist beyond what the page could read.
+    pub deliveries_note: Option<String>,
     pub tasks: Vec<TaskCard>,
     pub can_decide: bool,
     pub csrf: String,
     pub next: String,
+    pub automation: AutomationView,
+}
+
+#[derive(Template)]
+#[template(path = "workflows.html")]
+pub struct WorkflowsPage {
+    pub chrome: Chrome,
+    pub rows: Vec<WorkflowRow>,
+    /// The statistics' column headings, one per job status.
+    pub status_heads: Vec<&'static str>,
+    pub library: Vec<LibraryItem>,
+    /// How many library workflows the organization does not have yet.
+    pub missing: usize,
+    pub can_manage: bool,
+    pub csrf: String,
+    /// The form importing a new workflow.
+    pub form: DefinitionForm,
+}
+
+#[derive(Template)]
+#[template(path = "workflow.html")]
+pub struct WorkflowPage {
+    pub chrome: Chrome,
+    pub wf: WorkflowHead,
+    pub stats: Vec<StatCell>,
+    pub total: i64,
+    pub history: Vec<VersionRow>,
+    /// The definition as TOML: the current one, or the text a refused save sent.
+    pub form: DefinitionForm,
+    /// The version the form edits; a save is refused when another became current meanwhile.
+    pub base_version: u32,
+    pub can_manage: bool,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "dead.html")]
+pub struct DeadPage {
+    pub chrome: Chrome,
+    pub rows: Vec<DeadRow>,
+    /// Set when more dead jobs may exist than the page lists.
+    pub note: Option<String>,
+    pub can_manage: bool,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "calendar.html")]
+pub struct CalendarPage {
+    pub chrome: Chrome,
+    /// `March 2027`.
+    pub label: String,
+    /// `2027-03`.
+    pub month: String,
+    pub prev_link: Option<String>,
+    pub next_link: Option<String>,
+    /// Back to the current month, unless this is it.
+    pub today_link: Option<String>,
+    pub grid: Grid,
+}
+
+#[derive(Template)]
+#[template(path = "venue.html")]
+pub struct VenuePage {
+    pub chrome: Chrome,
+    pub venue: VenueView,
+    /// The organization's venue revision; `None` while it uses the server's venue file.
+    pub revision: Option<i64>,
+    /// The edit form (managers only): the venue as TOML, or a refused save's text.
+    pub form: VenueForm,
+    /// The revision the next save must start from (0: the server's venue file).
+    pub base_revision: i64,
+    pub can_manage: bool,
+    pub csrf: String,
 }
 
 #[derive(Template)]
@@ -158,6 +250,26 @@ pub struct LineView {
     pub unit: String,
     pub unit_price: String,
     pub amount: String,
+}
+
+/// One of the seven steps on a booking's progress bar.
+pub struct StepMark {
+    pub number: u8,
+    pub name: &'static str,
+    /// `done`, `current` or `todo` (the CSS class).
+    pub state: &'static str,
+}
+
+/// An outbox delivery of a booking (no message content).
+pub struct DeliveryRow {
+    pub job_id: String,
+    pub channel: String,
+    /// The raw status, for the CSS class.
+    pub status: String,
+    pub status_label: String,
+    pub due: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
 
 pub struct AuditRow {
@@ -374,6 +486,37 @@ pub fn event_detail(e: &Event, venue: &Venue) -> EventDetail {
     }
 }
 
+pub fn step_marks(current: Step) -> Vec<StepMark> {
+    Step::ALL
+        .into_iter()
+        .map(|s| StepMark {
+            number: s.number(),
+            name: s.name(),
+            state: match s.number().cmp(&current.number()) {
+                std::cmp::Ordering::Less => "done",
+                std::cmp::Ordering::Equal => "current",
+                std::cmp::Ordering::Greater => "todo",
+            },
+        })
+        .collect()
+}
+
+pub fn delivery_row(o: &OutboxRow, tz: &TimeZone) -> DeliveryRow {
+    let raw = match serde_json::to_value(o.status) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::from("unknown"),
+    };
+    DeliveryRow {
+        job_id: o.job_id.clone(),
+        channel: o.channel.clone(),
+        status_label: words(&raw),
+        status: raw,
+        due: timestamp(o.due_at, tz),
+        attempts: o.attempts,
+        last_error: o.last_error.clone(),
+    }
+}
+
 pub fn audit_row(a: &AuditEntry, tz: &TimeZone) -> AuditRow {
     let steps = match (a.from_step, a.to_step) {
         (Some(f), Some(t)) if f != t => format!("step {} → {}", f.number(), t.number()),
@@ -421,6 +564,18 @@ mod tests {
         let tz = TimeZone::get("Europe/Zurich").unwrap();
         let ts: Timestamp = "2026-11-23T08:00:00Z".parse().unwrap();
         assert_eq!(timestamp(ts, &tz), "23.11.2026 09:00");
+    }
+
+    #[test]
+    fn the_progress_marks_steps_before_at_and_after_the_current_one() {
+        let marks = step_marks(Step::Offer);
+        assert_eq!(marks.len(), 7);
+        let states: Vec<&str> = marks.iter().map(|m| m.state).collect();
+        assert_eq!(
+            states,
+            ["done", "done", "done", "current", "todo", "todo", "todo"]
+        );
+        assert_eq!((marks[3].number, marks[3].name), (4, "Offer"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The web app in a real browser: headless Chromium driven over WebDriver (chromedriver) signs
 //! in with a manager token, finds the seeded booking's task in the inbox, approves it, sees the
-//! confirmation and the task gone, and the store records the approval.
+//! confirmation and the task gone, and the store records the approval; then it opens the
+//! calendar from the navigation, goes to the booking's month and follows the booking's entry.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`. Without them the test is skipped with a
 //! message on stderr, unless `CI` is set: then it fails.
@@ -118,6 +119,7 @@ async fn a_manager_signs_in_and_approves_a_task_in_a_real_browser() {
     );
     let report = fx.app.engine.ingest_raw(&fx.org, &raw).await.unwrap();
     let task = report.result.tasks[0].clone();
+    let event = report.result.event_id.clone().unwrap();
 
     // The API and the web app, merged as `openevent serve` merges them.
     let app = openevent_http::router(Arc::clone(&fx.app))
@@ -175,6 +177,40 @@ async fn a_manager_signs_in_and_approves_a_task_in_a_real_browser() {
             !source.contains(&format!("id=\"task-{task}\"")),
             "the task left the inbox"
         );
+
+        // The calendar, from the navigation: the clock's month (November 2026) first.
+        client
+            .find(Locator::Css("nav[aria-label=Main] a[href='/app/calendar']"))
+            .await?
+            .click()
+            .await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("table.calendar"))
+            .await?;
+        let heading = client.find(Locator::Css("h1")).await?.text().await?;
+        assert_eq!(heading, "Calendar: November 2026");
+        // The month picker takes the booking's month; its entry leads to the booking.
+        client
+            .goto(&format!("{base}/app/calendar?month=2027-03"))
+            .await?;
+        let entry = format!("a.booking-option[href='/app/events/{event}']");
+        let link = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(&entry))
+            .await?;
+        let text = link.text().await?;
+        assert!(text.contains("09:00–17:00"), "{text}");
+        link.click().await?;
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("ol.steps"))
+            .await?;
+        let heading = client.find(Locator::Css("h1")).await?.text().await?;
+        assert_eq!(heading, format!("Booking {event}"));
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

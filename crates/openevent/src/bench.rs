@@ -207,7 +207,7 @@ pub struct IngestBench {
     pub events_in_db: i64,
 }
 
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -24,6 +24,8 @@ pub struct Global {
         long,
         global = true,
         env = "OPENEVENT_DB",
+        // A database URL may carry a password: `--help` names the variable, not its value.
+        hide_env_values = true,
         default_value = "sqlite://openevent.db"
     )]
     pub db: String,
@@ -113,6 +115,12 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Automation workflows (reminders and follow-ups): install, import, export, explain,
+    /// preview.
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
     /// API tokens (stored hashed; a token is shown once, when it is created).
     Token {
         #[command(subcommand)]
@@ -121,25 +129,41 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = SERVE_ENV_HELP)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "OPENEVENT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
-    /// Server configuration (TOML): `rate_limit_per_minute`, and an `[imap]` section to poll a
-    /// mailbox.
+    /// Server configuration (TOML): `rate_limit_per_minute` and the sections `[imap]`, `[smtp]`,
+    /// `[retry]`, `[llm]`, `[web]`, `[payments]`; each key can also be set from the environment.
     #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Acceptance testing only: the clock starts at --now (or the current time) and moves only
     /// when `POST /api/v1/test/clock {"advance_seconds": N}` says so.
-    #[arg(long)]
+    #[arg(long, env = "OPENEVENT_TEST_CLOCK")]
     pub test_clock: bool,
+    /// Print the effective configuration, each setting with where it came from (flag, env,
+    /// file, default) and its environment variable, secrets redacted; then exit without opening
+    /// the database or listening.
+    #[arg(long)]
+    pub print_config: bool,
 }
+
+/// The configuration file's keys and the environment, below `openevent serve --help`.
+const SERVE_ENV_HELP: &str = "\
+Every key of the configuration file can also be set with an environment variable, which \
+overrides the file: OPENEVENT_<SECTION>_<KEY> for a key in a section (OPENEVENT_SMTP_HOST, \
+OPENEVENT_IMAP_PASSWORD_ENV, OPENEVENT_WEB_SECURE_COOKIES) and OPENEVENT_<KEY> at the top level \
+(OPENEVENT_RATE_LIMIT_PER_MINUTE). Values are written as in the file, without quotes (a variable \
+that is set counts, even when empty). Precedence: flag > environment > file > default. \
+`openevent serve --print-config` lists every setting, its variable and where its value came from.";
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
     /// Send what is due now, once, and print {executed, failed, dead, skipped}.
     RunDue {
-        /// Server configuration with the `[smtp]` section (as for `serve`).
+        /// Server configuration with the `[smtp]` and `[retry]` sections (as for `serve`; the
+        /// keys can also be set from the environment, e.g. `OPENEVENT_SMTP_HOST`).
         #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
         config: Option<PathBuf>,
         /// Most jobs to send in this run.
@@ -153,6 +177,64 @@ pub enum OutboxCommand {
         status: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+    },
+    /// Put a dead job back in the queue, due now (audited on its booking).
+    Requeue { job_id: String },
+    /// Give a dead job up for good (audited on its booking).
+    Abandon {
+        job_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Install ready-made workflows from the library (all of them without KEYS).
+    Install { keys: Vec<String> },
+    /// Validate a workflow definition (TOML) and store it as its key's next version.
+    Import { file: PathBuf },
+    /// Print the current definitions as TOML (or write KEY.toml files into --dir).
+    Export {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// The workflows with their versions and deliveries per status.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which workflow a booking runs, and which rule (or override, or default) decided.
+    Resolve {
+        #[arg(long = "event")]
+        event_id: String,
+    },
+    /// Every message the booking will get: when, to whom, on which channel, rendered; with
+    /// --edited, what that definition would change.
+    Preview {
+        #[arg(long = "event")]
+        event_id: String,
+        #[arg(long, value_name = "FILE")]
+        edited: Option<PathBuf>,
+    },
+    /// Override the workflow of one booking.
+    Override {
+        #[arg(long = "event")]
+        event_id: String,
+        /// This workflow, whatever the rules say.
+        #[arg(long, conflicts_with_all = ["none", "remove"])]
+        workflow: Option<String>,
+        /// No workflow for this booking.
+        #[arg(long, conflicts_with = "remove")]
+        none: bool,
+        /// Remove the override (rules and the default decide again).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Print the automation settings as TOML, or store new ones with --set FILE.
+    Settings {
+        #[arg(long, value_name = "FILE")]
+        set: Option<PathBuf>,
     },
 }
 
@@ -182,6 +264,25 @@ pub enum BenchCommand {
         /// Seed of the message generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dispatcher against a no-op channel with many future jobs pending: a burst of due
+    /// jobs (jobs/s), then jobs falling due at a steady rate (due-lag percentiles).
+    Outbox {
+        /// Future jobs pending (due in a month) during the run.
+        #[arg(long, default_value_t = 1_000_000)]
+        future: u64,
+        /// Jobs due at once in the burst.
+        #[arg(long, default_value_t = 50_000)]
+        due: u64,
+        /// Jobs falling due per second in the steady phase.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Length of the steady phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
         /// Print JSON.
         #[arg(long)]
         json: bool,

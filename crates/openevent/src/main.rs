@@ -2,16 +2,19 @@
 //! exit code; nothing here decides workflow.
 
 mod bench;
+mod bench_outbox;
 mod cli;
+mod config;
 mod demo;
 mod serve;
+mod workflow_cli;
 
 use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use jiff::Timestamp;
 use openevent_core::effects::TaskStatus;
 use openevent_core::ids::{ClientEmail, EventId, OrgSlug, TaskId};
@@ -29,6 +32,7 @@ use crate::cli::{
     BenchCommand, Cli, ClientCommand, Command, EventCommand, OutboxCommand, TasksCommand,
     TokenCommand, VenueCommand,
 };
+use crate::config::EnvVars;
 
 /// sysexits' EX_DATAERR: the input was refused, nothing was stored.
 const EXIT_BAD_INPUT: u8 = 65;
@@ -39,7 +43,10 @@ const EXIT_BAD_INPUT: u8 = 65;
 struct BadInput(String);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| usage_error(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| usage_error(e));
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPENEVENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let logs = tracing_subscriber::fmt()
@@ -60,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, &matches)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -71,6 +78,89 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Prints clap's message (help and version included) and exits with its code; a refused value
+/// that came from an environment variable is traced back to it.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let _ = e.print();
+    if matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+        && let Some(long) = arg
+            .split_whitespace()
+            .next()
+            .and_then(|a| a.strip_prefix("--"))
+        && let Some(var) = env_of_long(&Cli::command(), long)
+        && std::env::var_os(&var).is_some()
+        && !std::env::args_os().any(|a| {
+            let a = a.to_string_lossy();
+            a == format!("--{long}") || a.starts_with(&format!("--{long}="))
+        })
+    {
+        eprintln!("note: the value came from the environment variable {var}");
+    }
+    std::process::exit(e.exit_code())
+}
+
+/// The environment variable of the option `--long` of `cmd` or one of its subcommands.
+fn env_of_long(cmd: &clap::Command, long: &str) -> Option<String> {
+    cmd.get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+        .or_else(|| cmd.get_subcommands().find_map(|sub| env_of_long(sub, long)))
+}
+
+/// The matches of the innermost subcommand (where global options are resolved too).
+fn leaf_matches(matches: &ArgMatches) -> &ArgMatches {
+    match matches.subcommand() {
+        Some((_, sub)) => leaf_matches(sub),
+        None => matches,
+    }
+}
+
+/// `serve --print-config`: every option and configuration key with its value and source.
+fn serve_report(matches: &ArgMatches, loaded: &serve::Loaded, env: &EnvVars) -> String {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut rows = match (
+        cmd.find_subcommand("serve"),
+        matches.subcommand_matches("serve"),
+    ) {
+        (Some(serve_cmd), Some(serve_matches)) => {
+            config::option_rows(serve_cmd, serve_matches, &["print_config"])
+        }
+        _ => Vec::new(),
+    };
+    rows.extend(loaded.rows(&secret_is_set));
+    let header = [
+        "openevent serve: the effective configuration (secrets are never shown)".to_owned(),
+        "precedence: flag > env > file > default".to_owned(),
+        format!(
+            "config file: {}",
+            loaded
+                .layers
+                .file()
+                .map_or("none".to_owned(), |f| f.display().to_string())
+        ),
+    ];
+    let footer: Vec<String> = unused_vars(&cmd, loaded, env)
+        .into_iter()
+        .map(|v| format!("not used: {v} (no option or configuration key has this name)"))
+        .collect();
+    config::render(&header, &rows, &footer)
+}
+
+fn secret_is_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// The `OPENEVENT_*` variables that are set but read by nothing (a misspelt key, most likely).
+fn unused_vars(cmd: &clap::Command, loaded: &serve::Loaded, env: &EnvVars) -> Vec<String> {
+    env.unused(&loaded.known_vars(config::clap_env_names(cmd)))
 }
 
 fn clock(now: Option<&str>) -> Result<Arc<dyn Clock>> {
@@ -88,7 +178,7 @@ fn clock(now: Option<&str>) -> Result<Arc<dyn Clock>> {
 }
 
 /// Writes to standard output; a reader that went away (`| head`) is not an error.
-fn print_out(text: &str) -> Result<()> {
+pub(crate) fn print_out(text: &str) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -97,11 +187,11 @@ fn print_out(text: &str) -> Result<()> {
     }
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
     print_out(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
-fn bad(e: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn bad(e: impl std::fmt::Display) -> anyhow::Error {
     BadInput(e.to_string()).into()
 }
 
@@ -171,7 +261,7 @@ fn load_venue(path: &std::path::Path) -> Result<Venue> {
     Venue::from_toml(&text).map_err(|e| bad(format!("{}: {e}", path.display())))
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     let org = OrgSlug::parse(&cli.global.org).map_err(bad)?;
     let test_clock = match &cli.command {
         Command::Serve(args) if args.test_clock => {
@@ -225,11 +315,34 @@ async fn run(cli: Cli) -> Result<()> {
             },
     } = &cli.command
     {
-        // The database is a temporary one unless --db was given explicitly.
-        let db = std::env::args()
-            .any(|a| a == "--db" || a.starts_with("--db="))
-            .then_some(cli.global.db.as_str());
+        // The database is a temporary one unless --db was given on the command line: an
+        // OPENEVENT_DB meant for the server must not receive thousands of synthetic bookings.
+        let db = (leaf_matches(matches).value_source("db")
+            == Some(clap::parser::ValueSource::CommandLine))
+        .then_some(cli.global.db.as_str());
         let (result, text) = bench::ingest(db, *preload, *messages, *seed, venue).await?;
+        return if *json {
+            print_json(&result)
+        } else {
+            print_out(&text)
+        };
+    }
+    if let Command::Bench {
+        command:
+            BenchCommand::Outbox {
+                future,
+                due,
+                rate,
+                seconds,
+                json,
+            },
+    } = &cli.command
+    {
+        let db = (leaf_matches(matches).value_source("db")
+            == Some(clap::parser::ValueSource::CommandLine))
+        .then_some(cli.global.db.as_str());
+        let (result, text) =
+            bench_outbox::outbox(db, *future, *due, *rate, *seconds, venue).await?;
         return if *json {
             print_json(&result)
         } else {
@@ -266,18 +379,35 @@ async fn run(cli: Cli) -> Result<()> {
         }
         _ => None,
     };
+    let env = EnvVars::from_process();
     let serve_config = match &cli.command {
-        Command::Serve(args) => Some(serve::ServeConfig::load(args.config.as_deref())?),
+        Command::Serve(args) => Some(serve::ServeConfig::load(args.config.as_deref(), &env)?),
         Command::Outbox {
             command: OutboxCommand::RunDue { config, .. },
-        } => Some(serve::ServeConfig::load(config.as_deref())?),
+        } => Some(serve::ServeConfig::load(config.as_deref(), &env)?),
+        _ => None,
+    };
+    if let (Command::Serve(args), Some(loaded)) = (&cli.command, &serve_config)
+        && args.print_config
+    {
+        return print_out(&serve_report(matches, loaded, &env));
+    }
+    let workflow_inputs = match &cli.command {
+        Command::Workflow { command } => Some(workflow_cli::prepare(command)?),
         _ => None,
     };
     let store = SqlStore::open(&cli.global.db).await?;
     let engine = Engine::new(store, clock, EngineConfig { venue, templates });
     if let (Command::Serve(args), Some(_)) = (&cli.command, &serve_config) {
         let bind = args.bind.clone();
-        let config = serve_config.expect("loaded above");
+        let loaded = serve_config.expect("loaded above");
+        for name in unused_vars(&Cli::command(), &loaded, &env) {
+            tracing::warn!(
+                variable = %name,
+                "environment variable ignored: no option or configuration key has this name"
+            );
+        }
+        let config = loaded.config;
         let app = serve::app(engine, &config, test_clock)?;
         return serve::run(app, org, &bind, config).await;
     }
@@ -288,17 +418,20 @@ async fn run(cli: Cli) -> Result<()> {
         Some(config),
     ) = (&cli.command, &serve_config)
     {
-        let email = config.email_channel()?;
-        let channels = openevent_service::Channels {
-            email: email
-                .as_ref()
-                .map(|e| e as &dyn openevent_channels::DynChannel),
-        };
-        let report = engine.run_due(&channels, &config.retry, *limit).await;
+        let config = &config.config;
+        let delivery = config.delivery_channels()?;
+        let report = engine
+            .run_due(&delivery.as_channels(), &config.retry, *limit)
+            .await;
         engine.store().close().await;
         return print_json(&report?);
     }
-    let outcome = dispatch(&engine, &org, cli.command, raw, decision_body).await;
+    let outcome = match (cli.command, workflow_inputs) {
+        (Command::Workflow { command }, Some(inputs)) => {
+            workflow_cli::run(&engine, &org, command, inputs).await
+        }
+        (command, _) => dispatch(&engine, &org, command, raw, decision_body).await,
+    };
     engine.store().close().await;
     outcome
 }
@@ -408,6 +541,34 @@ async fn dispatch(
                 .transpose()?;
             print_json(&engine.store().list_outbox(org, status, limit).await?)
         }
+        Command::Outbox {
+            command: OutboxCommand::Requeue { job_id },
+        } => {
+            engine
+                .requeue_job(org, &job_id)
+                .await
+                .map_err(|e| match e {
+                    openevent_store::StoreError::NotFound(_) => bad(e),
+                    other => anyhow::Error::from(other),
+                })?;
+            print_out(&format!("requeued {job_id}\n"))
+        }
+        Command::Outbox {
+            command: OutboxCommand::Abandon { job_id, reason },
+        } => {
+            if reason.trim().is_empty() {
+                return Err(bad("--reason must not be empty"));
+            }
+            engine
+                .abandon_job(org, &job_id, reason.trim())
+                .await
+                .map_err(|e| match e {
+                    openevent_store::StoreError::NotFound(_) => bad(e),
+                    other => anyhow::Error::from(other),
+                })?;
+            print_out(&format!("abandoned {job_id}\n"))
+        }
+        Command::Workflow { .. } => Err(anyhow!("workflow commands run before dispatch")),
         Command::Serve(_) | Command::Outbox { .. } => {
             Err(anyhow!("this command runs before dispatch"))
         }

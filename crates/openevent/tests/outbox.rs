@@ -107,7 +107,7 @@ fn mail_waits_while_the_server_is_down_and_leaves_once_it_is_back() {
     let run = oe.json(&["outbox", "run-due", "--config", &config]);
     assert_eq!(
         run,
-        serde_json::json!({"executed": 0, "failed": 0, "dead": 0, "skipped": 0})
+        serde_json::json!({"executed": 0, "failed": 0, "dead": 0, "skipped": 0, "not_sent": 0, "deferred": 0})
     );
 
     let server = Server::start(py, oe.dir.path(), port, &ServerOptions::default());

@@ -44,7 +44,10 @@ pub fn capture_facts(event: &mut Event, u: &Understanding) {
             .iter_mut()
             .find(|p| p.product_id == add.product_id)
         {
-            Some(existing) => existing.quantity += add.quantity.unwrap_or(1),
+            // Saturating: quantities are what the client wrote (up to u32::MAX each).
+            Some(existing) => {
+                existing.quantity = existing.quantity.saturating_add(add.quantity.unwrap_or(1));
+            }
             None => event.selected_products.push(SelectedProduct {
                 product_id: add.product_id.clone(),
                 quantity: add.quantity.unwrap_or(0),

@@ -20,7 +20,10 @@ use crate::understanding::{Intent, Understanding};
 pub(crate) fn discount_bp(t: &Turn<'_, '_>) -> u32 {
     let p = &t.ctx.venue.spec().negotiation;
     let counted = t.event.negotiation.counter_count.min(p.max_counters);
-    (counted * p.discount_step_percent).min(p.max_discount_percent)
+    // Saturating: `discount_step_percent` is not bounded by the venue's validation.
+    counted
+        .saturating_mul(p.discount_step_percent)
+        .min(p.max_discount_percent)
 }
 
 pub(crate) fn on_message(

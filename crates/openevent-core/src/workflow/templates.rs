@@ -28,6 +28,10 @@ pub enum TemplateError {
     Missing(String),
 }
 
+/// Instructions one render may execute: a venue's template cannot loop for hours on every
+/// message (the built-in ones use a few hundred).
+pub const FUEL: u64 = 100_000;
+
 pub struct Templates {
     env: Environment<'static>,
     names: BTreeSet<String>,
@@ -89,6 +93,7 @@ impl Templates {
     pub fn with_overrides(files: &[(Language, String)]) -> Result<Templates, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
         let mut names = BTreeSet::new();
         let builtin = BUILTIN.iter().map(|(l, t)| (*l, (*t).to_owned()));
         for (lang, text) in builtin.chain(files.iter().cloned()) {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -18,6 +20,8 @@ pub const INQUIRY: &str = "Hello, we would like to book Room A for a workshop wi
 
 pub struct Fixture {
     pub app: Arc<App<SqlStore>>,
+    /// The engine's clock: tests move it.
+    pub clock: Arc<ManualClock>,
     pub org: OrgSlug,
     pub other_org: OrgSlug,
     pub manager: String,
@@ -27,7 +31,8 @@ pub struct Fixture {
 
 pub async fn fixture() -> Fixture {
     let store = SqlStore::open("sqlite::memory:").await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let manual = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let clock: Arc<dyn Clock> = manual.clone();
     let now = clock.now();
     let org = OrgSlug::parse("atelier").unwrap();
     let other_org = OrgSlug::parse("rival").unwrap();
@@ -52,6 +57,7 @@ pub async fn fixture() -> Fixture {
     });
     Fixture {
         app,
+        clock: manual,
         org,
         other_org,
         manager,
@@ -65,6 +71,23 @@ pub fn raw_email(from: &str, subject: &str, message_id: &str, body: &str) -> Vec
     format!(
         "From: {from}\r\nTo: events@atelier.example\r\nSubject: {subject}\r\n\
          Message-ID: {message_id}\r\nDate: Mon, 23 Nov 2026 08:00:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A raw client email answering the message `in_reply_to` (so it joins that booking's thread).
+pub fn raw_reply(
+    from: &str,
+    subject: &str,
+    message_id: &str,
+    in_reply_to: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: events@atelier.example\r\nSubject: {subject}\r\n\
+         Message-ID: {message_id}\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n\
+         Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()

@@ -1,0 +1,214 @@
+//! The automation API through the router: workflows, settings, rules, overrides with their
+//! explanation, previews and the dead-letter queue — validated, role-checked and tenant-scoped.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::api;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn install_assign_explain_and_preview() {
+    let api = api().await;
+    let (s, r) = api
+        .call(
+            "POST",
+            &api.manager,
+            "/api/v1/workflows/library/install",
+            Some(&json!({ "keys": ["offer-follow-up"] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        r["installed"][0],
+        json!({ "key": "offer-follow-up", "version": 1 })
+    );
+    let (s, r) = api
+        .call("GET", &api.viewer, "/api/v1/workflows", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["workflows"][0]["key"], "offer-follow-up");
+
+    // No rule: the organization's default (the built-in settings name the offer follow-up).
+    let event = api.offer_sent().await;
+    let (s, r) = api
+        .call(
+            "GET",
+            &api.viewer,
+            &format!("/api/v1/events/{event}/workflow"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["workflow"], "offer-follow-up");
+    assert_eq!(r["decided_by"]["by"], "org_default");
+    assert!(r["reason"].as_str().unwrap().contains("default"), "{r}");
+
+    // The preview shows both follow-up messages, rendered, in order.
+    let (s, r) = api
+        .call(
+            "GET",
+            &api.viewer,
+            &format!("/api/v1/events/{event}/automation/preview"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let upcoming = r["upcoming"].as_array().unwrap();
+    assert_eq!(upcoming.len(), 2, "{r}");
+    assert_eq!(upcoming[0]["channel"], "email");
+    assert_eq!(
+        upcoming[0]["rendered"]["subject"], "Your offer from The Atelier",
+        "{r}"
+    );
+
+    // A manual override wins, and is explained.
+    let (s, r) = api
+        .call(
+            "PUT",
+            &api.manager,
+            &format!("/api/v1/events/{event}/workflow"),
+            Some(&json!({ "mode": "manual", "workflow": "offer-follow-up" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["workflow"], "offer-follow-up");
+    assert_eq!(r["decided_by"]["by"], "override");
+
+    // An override pointing nowhere resolves to no workflow (it does not fall through).
+    let (s, r) = api
+        .call(
+            "PUT",
+            &api.manager,
+            &format!("/api/v1/events/{event}/workflow"),
+            Some(&json!({ "mode": "manual", "workflow": "no-such-workflow" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["workflow"], Value::Null);
+
+    let (s, r) = api
+        .call(
+            "GET",
+            &api.viewer,
+            &format!("/api/v1/events/{event}/automation/preview"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["upcoming"].is_array());
+}
+
+#[tokio::test]
+async fn definitions_are_validated_and_versioned() {
+    let api = api().await;
+    let mut spec = json!({
+        "key": "nudge",
+        "name": "Nudge",
+        "version": 1,
+        "steps": [{
+            "key": "one",
+            "trigger": "offer_sent",
+            "channel": "email",
+            "recipients": { "audience": ["client"] },
+            "timing": { "anchor": "trigger", "offset": { "days": 2 }, "if_past": "send_now" },
+            "template": { "subject": "Hello {{ client.name }}", "body": "Your offer: {{ offer.total }}" }
+        }]
+    });
+    let (s, r) = api
+        .call("PUT", &api.manager, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["version"], 1);
+    // The same definition again: no new version.
+    let (_, r) = api
+        .call("PUT", &api.manager, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(r["version"], 1);
+    spec["steps"][0]["template"]["body"] = json!("Changed: {{ offer.total }}");
+    let (_, r) = api
+        .call("PUT", &api.manager, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(r["version"], 2);
+    let (_, r) = api
+        .call("GET", &api.viewer, "/api/v1/workflows", None)
+        .await;
+    assert_eq!(r["workflows"][0]["versions"], 2);
+
+    // A template using a variable the trigger does not provide is refused, naming the step.
+    spec["steps"][0]["template"]["body"] = json!("{{ appointment.date }}");
+    let (s, r) = api
+        .call("PUT", &api.manager, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert!(r["field"].as_str().unwrap().contains("steps[0]"), "{r}");
+    // Unknown trigger names and unknown fields are refused too.
+    spec["steps"][0]["trigger"] = json!("offer_exploded");
+    let (s, _) = api
+        .call("PUT", &api.manager, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // A viewer may read but not write.
+    spec["steps"][0]["trigger"] = json!("offer_sent");
+    spec["steps"][0]["template"]["body"] = json!("Hi");
+    let (s, _) = api
+        .call("PUT", &api.viewer, "/api/v1/workflows/nudge", Some(&spec))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn another_organization_sees_none_of_it() {
+    let api = api().await;
+    api.call(
+        "POST",
+        &api.manager,
+        "/api/v1/workflows/library/install",
+        Some(&json!({})),
+    )
+    .await;
+    let event = api.offer_sent().await;
+    let (_, r) = api.call("GET", &api.rival, "/api/v1/workflows", None).await;
+    assert_eq!(r["workflows"], json!([]));
+    for uri in [
+        format!("/api/v1/events/{event}/workflow"),
+        format!("/api/v1/events/{event}/automation/preview"),
+        "/api/v1/workflows/offer-follow-up".to_owned(),
+    ] {
+        let (s, _) = api.call("GET", &api.rival, &uri, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (s, _) = api
+        .call(
+            "PUT",
+            &api.rival,
+            &format!("/api/v1/events/{event}/workflow"),
+            Some(&json!({ "mode": "clear" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, r) = api.call("GET", &api.rival, "/api/v1/outbox", None).await;
+    assert_eq!(r["jobs"], json!([]));
+}
+
+#[tokio::test]
+async fn dead_jobs_can_be_requeued_or_abandoned_only_when_dead() {
+    let api = api().await;
+    let (s, _) = api
+        .call("POST", &api.manager, "/api/v1/outbox/nope/requeue", None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, r) = api
+        .call(
+            "POST",
+            &api.manager,
+            "/api/v1/outbox/nope/abandon",
+            Some(&json!({ "reason": " " })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    let (s, _) = api
+        .call("GET", &api.viewer, "/api/v1/outbox?status=bogus", None)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
