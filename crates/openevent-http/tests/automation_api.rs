@@ -212,3 +212,97 @@ async fn dead_jobs_can_be_requeued_or_abandoned_only_when_dead() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Every documented route that names a resource, with another organization's ids, answers 404
+/// (upserts into the caller's own organization aside): the table is the OpenAPI document, so a
+/// new route is covered as soon as it is documented.
+#[tokio::test]
+async fn every_documented_route_hides_another_organizations_resources() {
+    let api = api().await;
+    api.call(
+        "POST",
+        &api.manager,
+        "/api/v1/workflows/library/install",
+        Some(&json!({})),
+    )
+    .await;
+    let (s, _) = api
+        .call(
+            "PUT",
+            &api.manager,
+            "/api/v1/automation/rules/weddings",
+            Some(&json!({
+                "id": "weddings", "workflow": "offer-follow-up", "priority": 1,
+                "created_at": "2027-01-01T00:00:00Z", "event_type": "wedding"
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let event = api.offer_sent().await;
+    let (_, tasks) = api.call("GET", &api.manager, "/api/v1/tasks", None).await;
+    let task = tasks["items"][0]["task_id"]
+        .as_str()
+        .unwrap_or("TASK-X")
+        .to_owned();
+    let (_, jobs) = api.call("GET", &api.manager, "/api/v1/outbox", None).await;
+    let job = jobs["jobs"][0]["job_id"].as_str().unwrap().to_owned();
+    let (_, doc) = api
+        .call("GET", &api.manager, "/api/v1/openapi.json", None)
+        .await;
+    let (_, spec) = api
+        .call(
+            "GET",
+            &api.manager,
+            "/api/v1/workflows/offer-follow-up",
+            None,
+        )
+        .await;
+    let mut checked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.contains('{') || path.ends_with("/deposit-paid") {
+            continue;
+        }
+        let uri = path
+            .replace("/events/{id}", &format!("/events/{event}"))
+            .replace("/tasks/{id}", &format!("/tasks/{task}"))
+            .replace("/outbox/{id}", &format!("/outbox/{job}"))
+            .replace("/rules/{id}", "/rules/weddings")
+            .replace("{key}", "offer-follow-up")
+            .replace("{email}", "max@huber.example");
+        for method in ops.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            // A PUT of a workflow or rule by key writes into the caller's own organization.
+            if method == "PUT" && (path.contains("{key}") || path.contains("/rules/")) {
+                continue;
+            }
+            // A valid body for each write, so that only the tenancy check can refuse it.
+            let body = match (method.as_str(), path.rsplit('/').next().unwrap()) {
+                ("GET" | "DELETE", _) => None,
+                (_, "preview") => Some(spec.clone()),
+                (_, "workflow") => Some(json!({"mode": "clear"})),
+                (_, "abandon" | "reject") => Some(json!({"reason": "x"})),
+                (_, "requeue") => None,
+                _ => Some(json!({})),
+            };
+            let (s, r) = api.call(&method, &api.rival, &uri, body.as_ref()).await;
+            assert_eq!(
+                s,
+                StatusCode::NOT_FOUND,
+                "{method} {uri} answered {s} to another organization: {r}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 14, "{checked}");
+    // And nothing changed for the owner.
+    let (s, r) = api
+        .call(
+            "GET",
+            &api.manager,
+            &format!("/api/v1/events/{event}/workflow"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["workflow"], "offer-follow-up");
+}
