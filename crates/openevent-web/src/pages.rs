@@ -212,6 +212,20 @@ impl Current {
         self.principal.role == Role::Manager
     }
 
+    /// A manager's form: refused without the session's CSRF token (403), then without a manager
+    /// token (403).
+    fn manager_form<T: HasCsrf>(
+        &self,
+        form: Result<Form<T>, FormRejection>,
+    ) -> Result<T, PageError> {
+        let Ok(Form(form)) = form else {
+            return Err(PageError::bad_csrf().for_user(self));
+        };
+        self.check_csrf(form.csrf())?;
+        self.require_manager()?;
+        Ok(form)
+    }
+
     fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
         if same_secret(sent, &self.session.csrf) {
             Ok(())
@@ -244,6 +258,25 @@ async fn venue_of<S: Store>(
         .await
         .map_err(|e| PageError::internal(&e).for_user(who))
 }
+
+/// A posted form that carries the session's CSRF token.
+pub(crate) trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// Implements [`HasCsrf`] for form structs with a `csrf` field.
+macro_rules! has_csrf {
+    ($($form:ty),* $(,)?) => {
+        $(impl $crate::pages::HasCsrf for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+use has_csrf;
+
+has_csrf!(ApproveForm, RejectForm);
 
 async fn current_user<S: Store>(
     st: &WebState<S>,
@@ -576,11 +609,7 @@ pub async fn approve<S: Store>(
     Path(id): Path<String>,
     form: Result<Form<ApproveForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let task_id = parse_task_id(&who, &id)?;
     // The edit box starts with the draft: sent back unchanged, it is no edit.
     let mut edited_body = form
@@ -613,11 +642,7 @@ pub async fn reject<S: Store>(
     Path(id): Path<String>,
     form: Result<Form<RejectForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let task_id = parse_task_id(&who, &id)?;
     let decision = Decision::Reject {
         reason: form.reason.trim().to_owned(),

@@ -228,11 +228,7 @@ pub async fn import_workflow<S: Store>(
     who: Current,
     form: Result<Form<DefinitionIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let refuse = |form: DefinitionForm, status| render_list(&st, &who, form, status);
     let text = match definition_text(&form.definition) {
         Ok(t) => t,
@@ -346,11 +342,7 @@ pub async fn save_workflow<S: Store>(
     Path(key): Path<String>,
     form: Result<Form<DefinitionIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let current = find_workflow(&st, &who, &key).await?;
     let refuse =
         |form: DefinitionForm, status| render_workflow(&st, &who, &current, Some(form), status);
@@ -446,11 +438,7 @@ pub async fn set_enabled<S: Store>(
     Path(key): Path<String>,
     form: Result<Form<EnabledIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let want = match form.enabled.as_str() {
         "true" => true,
         "false" => false,
@@ -603,11 +591,7 @@ pub async fn set_override<S: Store>(
     Path(id): Path<String>,
     form: Result<Form<OverrideIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let event_id = EventId::parse(&id).map_err(|_| no_such_booking(&who))?;
     let value = match form.choice.trim() {
         CHOICE_RULES => None,
@@ -788,11 +772,7 @@ pub async fn abandon<S: Store>(
     Path(id): Path<String>,
     form: Result<Form<AbandonIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let job_id = job_id(&who, &id)?;
     let reason = form.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
@@ -825,3 +805,5 @@ pub async fn abandon<S: Store>(
     );
     Ok(Redirect::to("/app/outbox/dead").into_response())
 }
+
+super::has_csrf!(DefinitionIn, EnabledIn, OverrideIn, AbandonIn);

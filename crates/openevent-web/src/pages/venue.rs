@@ -79,11 +79,7 @@ pub async fn save_venue<S: Store>(
     who: Current,
     form: Result<Form<VenueIn>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Ok(Form(form)) = form else {
-        return Err(PageError::bad_csrf().for_user(&who));
-    };
-    who.check_csrf(&form.csrf)?;
-    who.require_manager()?;
+    let form = who.manager_form(form)?;
     let base = form
         .base_revision
         .as_deref()
@@ -190,3 +186,5 @@ pub async fn save_venue<S: Store>(
         Err(VenueSaveError::Store(e)) => Err(PageError::internal(&e).for_user(&who)),
     }
 }
+
+super::has_csrf!(VenueIn);
