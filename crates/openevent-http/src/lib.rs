@@ -152,5 +152,16 @@ pub fn router<S: Store + Clone>(app: Arc<App<S>>) -> Router {
         .nest("/api/v1", api)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(axum::middleware::map_response(no_sniff))
         .with_state(AppState(app))
+}
+
+/// Client text comes back as JSON string data; `nosniff` keeps a browser from ever reading an
+/// answer as HTML or script.
+async fn no_sniff(mut res: axum::response::Response) -> axum::response::Response {
+    res.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    res
 }

@@ -306,3 +306,23 @@ async fn every_documented_route_hides_another_organizations_resources() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["workflow"], "offer-follow-up");
 }
+
+#[tokio::test]
+async fn every_answer_forbids_content_sniffing() {
+    use tower::ServiceExt;
+    let api = api().await;
+    for uri in ["/healthz", "/api/v1/workflows", "/api/v1/no-such-route"] {
+        let res = api
+            .router
+            .clone()
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .header("authorization", format!("Bearer {}", api.viewer))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{uri}");
+    }
+}
