@@ -55,6 +55,45 @@ pub fn snapshot_facts(snapshot: &openevent_automation::BookingSnapshot) -> LeadF
     facts(snapshot.event_type.clone(), snapshot.status)
 }
 
+/// The venue with the quote terms of the workflow the booking runs, when that workflow sets
+/// any (a booking not stored yet is a lead); `None` when the venue's own terms apply.
+pub fn offer_venue(
+    venue: &Venue,
+    setup: Option<&AutomationSetup>,
+    booking: Option<&BookingAutomation>,
+    status: Option<openevent_core::event::Status>,
+) -> Option<Venue> {
+    let setup = setup?;
+    let settings = settings_for(setup, venue);
+    let record = booking.and_then(|b| b.record.as_ref());
+    let facts = match record {
+        Some(r) => snapshot_facts(&r.snapshot),
+        None => facts(None, status.unwrap_or(openevent_core::event::Status::Lead)),
+    };
+    let assigned = assignment::resolve(
+        &setup.workflows,
+        &setup.rules,
+        settings.default_workflow.as_ref(),
+        booking.and_then(|b| b.override_.as_ref()),
+        &facts,
+    )
+    .workflow?;
+    let workflow = setup.workflows.iter().find(|w| w.key() == &assigned);
+    let offer = &venue.spec().offer;
+    let resolved = openevent_automation::quote_terms::resolve(
+        workflow,
+        openevent_automation::settings::QuoteTerms {
+            payment_days: offer.payment_days,
+            validity_days: offer.validity_days,
+        },
+    );
+    let terms = openevent_core::venue::OfferTerms {
+        payment_days: resolved.payment_days,
+        validity_days: resolved.validity_days,
+    };
+    (terms != *offer).then(|| venue.with_offer_terms(terms))
+}
+
 /// One booking write, as the automation engine needs it.
 pub struct Write<'a> {
     pub org: &'a OrgSlug,

@@ -32,6 +32,9 @@ pub(crate) struct TurnData {
     pub booking_automation: Option<openevent_store::BookingAutomation>,
     /// The organization's venue for this turn.
     pub venue: std::sync::Arc<crate::VenueBundle>,
+    /// The venue with the booking's workflow's quote terms, when its workflow sets any: offers
+    /// state the workflow's payment and validity days.
+    pub offer_venue: Option<openevent_core::venue::Venue>,
 }
 
 impl TurnData {
@@ -45,7 +48,7 @@ impl TurnData {
     ) -> workflow::Ctx<'a> {
         workflow::Ctx {
             org,
-            venue: &self.venue.venue,
+            venue: self.offer_venue.as_ref().unwrap_or(&self.venue.venue),
             templates: &config.templates,
             client_name,
             occupancy: &self.occupancy,
@@ -138,6 +141,12 @@ impl<S: Store, C: Clock> Engine<S, C> {
             thread: loaded.thread,
             client_name: loaded.client_name,
             client_phone: loaded.client_phone,
+            offer_venue: crate::automation::offer_venue(
+                &venue.venue,
+                loaded.automation.as_deref(),
+                loaded.booking_automation.as_ref(),
+                event.map(|e| e.status),
+            ),
             automation: loaded.automation,
             booking_automation: loaded.booking_automation,
             venue,

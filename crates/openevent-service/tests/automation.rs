@@ -640,3 +640,31 @@ async fn a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date(
     let local = due.to_zoned(jiff::tz::TimeZone::get("Europe/Zurich").unwrap());
     assert_eq!((local.hour(), local.minute()), (10, 0));
 }
+
+#[tokio::test]
+async fn offers_state_the_assigned_workflows_quote_terms() {
+    let (engine, _dir) = engine(false, zurich("2027-01-04T10:00")).await;
+    let org = OrgSlug::parse("default").unwrap();
+    let mut spec = library::get("offer-follow-up").unwrap().into_spec();
+    spec.quote_terms.payment_days = Some(10);
+    spec.quote_terms.validity_days = Some(5);
+    let wf = openevent_automation::Workflow::new(spec).unwrap();
+    engine
+        .store()
+        .save_workflow(&org, &wf, engine.clock().now())
+        .await
+        .unwrap();
+    install(&engine, &org, &[], Some("offer-follow-up")).await;
+    run(&engine, &org, OFFER_SENT).await;
+    let event = only_event(&engine, &org).await;
+    let view = engine.event_view(&org, &event).await.unwrap().unwrap();
+    let offer = &view.event.offers[0];
+    assert_eq!(offer.payment_days, 10);
+    assert_eq!(offer.valid_until, jiff::civil::date(2027, 1, 9));
+    // Without the workflow's terms, the venue's apply (30 days to pay, valid 14 days).
+    let (plain, _dir2) = self::engine(false, zurich("2027-01-04T10:00")).await;
+    run(&plain, &org, OFFER_SENT).await;
+    let event = only_event(&plain, &org).await;
+    let view = plain.event_view(&org, &event).await.unwrap().unwrap();
+    assert_eq!(view.event.offers[0].payment_days, 30);
+}

@@ -313,6 +313,17 @@ impl Venue {
         &self.spec
     }
 
+    /// The venue with other offer terms (a workflow's quote terms for the bookings it runs);
+    /// both values stay within what validation allows (1..=365 days).
+    pub fn with_offer_terms(&self, terms: OfferTerms) -> Venue {
+        let mut v = self.clone();
+        v.spec.offer = OfferTerms {
+            payment_days: terms.payment_days.clamp(1, 365),
+            validity_days: terms.validity_days.clamp(1, 365),
+        };
+        v
+    }
+
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz
     }
