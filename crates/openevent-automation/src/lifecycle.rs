@@ -448,12 +448,6 @@ pub struct JobPlan {
     pub effects: Vec<Effect>,
 }
 
-impl JobPlan {
-    pub fn is_empty(&self) -> bool {
-        self.inserted.is_empty() && self.updated.is_empty() && self.effects.is_empty()
-    }
-}
-
 /// Runs the scheduler for each trigger in turn (and once without one, to review pending jobs
 /// against the new snapshot), applying its effects to the booking's jobs as it goes.
 pub fn plan(

@@ -70,10 +70,9 @@ pub fn offer_venue(
         Some(r) => snapshot_facts(&r.snapshot),
         None => facts(None, status.unwrap_or(openevent_core::event::Status::Lead)),
     };
-    let assigned = assignment::resolve(
-        &setup.workflows,
-        &setup.rules,
-        settings.default_workflow.as_ref(),
+    let assigned = resolution(
+        setup,
+        &settings,
         booking.and_then(|b| b.override_.as_ref()),
         &facts,
     )
@@ -92,6 +91,23 @@ pub fn offer_venue(
         validity_days: resolved.validity_days,
     };
     (terms != *offer).then(|| venue.with_offer_terms(terms))
+}
+
+/// Which workflow a booking runs: the organization's workflows, rules and default with the
+/// booking's override, for these facts.
+pub fn resolution(
+    setup: &AutomationSetup,
+    settings: &OrgSettings,
+    override_: Option<&openevent_automation::assignment::Override>,
+    facts: &LeadFacts,
+) -> assignment::Resolution {
+    assignment::resolve(
+        &setup.workflows,
+        &setup.rules,
+        settings.default_workflow.as_ref(),
+        override_,
+        facts,
+    )
 }
 
 /// One booking write, as the automation engine needs it.
@@ -155,10 +171,9 @@ pub fn plan_jobs(
     observation: lifecycle::Observation,
     now: Timestamp,
 ) -> (AutomationChanges, Vec<AuditEntry>) {
-    let assigned = assignment::resolve(
-        &setup.workflows,
-        &setup.rules,
-        settings.default_workflow.as_ref(),
+    let assigned = resolution(
+        setup,
+        settings,
         booking.override_.as_ref(),
         &snapshot_facts(&observation.record.snapshot),
     )

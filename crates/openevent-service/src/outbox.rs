@@ -395,10 +395,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
         };
         // The workflow may have been disabled, or the booking's assignment changed, since the job
         // was scheduled: such a job is cancelled rather than sent.
-        let assigned = openevent_automation::assignment::resolve(
-            &setup.workflows,
-            &setup.rules,
-            settings.default_workflow.as_ref(),
+        let assigned = crate::automation::resolution(
+            setup,
+            settings,
             head.override_.as_ref(),
             &crate::automation::snapshot_facts(&record.snapshot),
         )

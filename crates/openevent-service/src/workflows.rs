@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use openevent_automation::assignment::{self, Override, Resolution};
+use openevent_automation::assignment::{Override, Resolution};
 use openevent_automation::definition::Workflow;
 use openevent_automation::job::JobStatus;
 use openevent_automation::preview::{self, Change, Upcoming};
@@ -16,7 +16,7 @@ use openevent_store::{Store, StoreError, WorkflowVersion};
 use serde::Serialize;
 
 use crate::Engine;
-use crate::automation::{lead_facts, settings_for};
+use crate::automation::{lead_facts, resolution, settings_for};
 use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
@@ -233,10 +233,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
         let setup = self.store.automation_setup(org).await?.unwrap_or_default();
         let booking = self.store.booking_automation(org, event_id).await?;
         let settings = settings_for(&setup, &self.venue_of(org).await?.venue);
-        let resolution = assignment::resolve(
-            &setup.workflows,
-            &setup.rules,
-            settings.default_workflow.as_ref(),
+        let resolution = resolution(
+            &setup,
+            &settings,
             booking.override_.as_ref(),
             &lead_facts(&stored.event, booking.record.as_ref()),
         );
@@ -272,10 +271,9 @@ impl<S: Store, C: Clock> Engine<S, C> {
         };
         let upcoming = preview::upcoming(&record.snapshot, &booking.jobs, &settings, now);
         let edit = edited.map(|wf| {
-            let assigned = assignment::resolve(
-                &setup.workflows,
-                &setup.rules,
-                settings.default_workflow.as_ref(),
+            let assigned = resolution(
+                &setup,
+                &settings,
                 booking.override_.as_ref(),
                 &lead_facts(&stored.event, Some(record)),
             )
