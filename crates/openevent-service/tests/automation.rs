@@ -12,11 +12,24 @@ use openevent_core::ids::{EventId, OrgSlug};
 use openevent_core::venue::Venue;
 use openevent_service::scenario::Scenario;
 use openevent_service::{Channels, Clock, Engine, EngineConfig, ManualClock};
+use openevent_store::testing::TestDb;
 use openevent_store::{SqlStore, Store};
 
 type TestEngine = Engine<SqlStore, ManualClock>;
 
+openevent_store::backend_tests!(
+    the_offer_follow_up_goes_out_once_three_days_later_and_a_reply_stops_the_rest,
+    a_whole_lifecycle_deposit_reminder_head_count_and_thank_you_at_local_times,
+    a_cancelled_booking_sends_nothing_more,
+    a_crash_between_sending_and_recording_resends_under_the_same_delivery_key,
+    moving_the_event_rearms_its_reminder_for_the_new_date,
+    clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothing,
+    a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date,
+    offers_state_the_assigned_workflows_quote_terms,
+);
+
 /// A local Zurich wall time as an instant.
+
 fn zurich(local: &str) -> Timestamp {
     local
         .parse::<jiff::civil::DateTime>()
@@ -26,17 +39,15 @@ fn zurich(local: &str) -> Timestamp {
         .timestamp()
 }
 
-async fn engine(deposit: bool, now: Timestamp) -> (TestEngine, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+async fn engine(db: &TestDb, deposit: bool, now: Timestamp) -> TestEngine {
+    let store = db.open().await;
     let mut spec = Venue::atelier().spec().clone();
     spec.deposit.enabled = deposit;
     let config = EngineConfig {
         venue: Venue::from_spec(spec).unwrap(),
         ..EngineConfig::default()
     };
-    (Engine::new(store, ManualClock::new(now), config), dir)
+    Engine::new(store, ManualClock::new(now), config)
 }
 
 /// Installs library workflows; `assigned` becomes the organization's default workflow.
@@ -191,10 +202,9 @@ kind = "approve"
 task = "client_reply"
 "#;
 
-#[tokio::test]
-async fn the_offer_follow_up_goes_out_once_three_days_later_and_a_reply_stops_the_rest() {
+async fn the_offer_follow_up_goes_out_once_three_days_later_and_a_reply_stops_the_rest(db: TestDb) {
     // Monday 4 January 2027, 10:00 in Zurich.
-    let (engine, _dir) = engine(false, zurich("2027-01-04T10:00")).await;
+    let engine = engine(&db, false, zurich("2027-01-04T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["offer-follow-up"], Some("offer-follow-up")).await;
     run(&engine, &org, OFFER_SENT).await;
@@ -305,9 +315,8 @@ kind = "approve"
 task = "client_reply"
 "#;
 
-#[tokio::test]
-async fn a_whole_lifecycle_deposit_reminder_head_count_and_thank_you_at_local_times() {
-    let (engine, _dir) = engine(true, zurich("2027-09-01T10:00")).await;
+async fn a_whole_lifecycle_deposit_reminder_head_count_and_thank_you_at_local_times(db: TestDb) {
+    let engine = engine(&db, true, zurich("2027-09-01T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(
         &engine,
@@ -387,9 +396,8 @@ async fn a_whole_lifecycle_deposit_reminder_head_count_and_thank_you_at_local_ti
     assert_eq!(email.attempts().len(), 2);
 }
 
-#[tokio::test]
-async fn a_cancelled_booking_sends_nothing_more() {
-    let (engine, _dir) = engine(true, zurich("2027-09-01T10:00")).await;
+async fn a_cancelled_booking_sends_nothing_more(db: TestDb) {
+    let engine = engine(&db, true, zurich("2027-09-01T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["deposit-reminder"], None).await;
     run(&engine, &org, CONFIRMED_WITH_DEPOSIT).await;
@@ -424,9 +432,8 @@ async fn a_cancelled_booking_sends_nothing_more() {
     assert_eq!(view.event.status, Status::Cancelled);
 }
 
-#[tokio::test]
-async fn a_crash_between_sending_and_recording_resends_under_the_same_delivery_key() {
-    let (engine, _dir) = engine(false, zurich("2027-01-04T10:00")).await;
+async fn a_crash_between_sending_and_recording_resends_under_the_same_delivery_key(db: TestDb) {
+    let engine = engine(&db, false, zurich("2027-01-04T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["offer-follow-up"], Some("offer-follow-up")).await;
     run(&engine, &org, OFFER_SENT).await;
@@ -476,9 +483,8 @@ async fn a_crash_between_sending_and_recording_resends_under_the_same_delivery_k
     );
 }
 
-#[tokio::test]
-async fn moving_the_event_rearms_its_reminder_for_the_new_date() {
-    let (engine, _dir) = engine(true, zurich("2027-09-01T10:00")).await;
+async fn moving_the_event_rearms_its_reminder_for_the_new_date(db: TestDb) {
+    let engine = engine(&db, true, zurich("2027-09-01T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["final-head-count"], None).await;
     run(&engine, &org, CONFIRMED_WITH_DEPOSIT).await;
@@ -518,9 +524,8 @@ async fn moving_the_event_rearms_its_reminder_for_the_new_date() {
     );
 }
 
-#[tokio::test]
-async fn clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothing() {
-    let (engine, _dir) = engine(false, zurich("2027-01-04T10:00")).await;
+async fn clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothing(db: TestDb) {
+    let engine = engine(&db, false, zurich("2027-01-04T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["offer-follow-up"], Some("offer-follow-up")).await;
     run(&engine, &org, OFFER_SENT).await;
@@ -548,7 +553,8 @@ async fn clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothi
     let mut wf = library::get("offer-follow-up").unwrap().into_spec();
     wf.enabled = false;
     let disabled = openevent_automation::Workflow::new(wf).unwrap();
-    let (engine2, _dir2) = self::engine(false, zurich("2027-01-04T10:00")).await;
+    let db2 = TestDb::of(db.backend()).unwrap();
+    let engine2 = self::engine(&db2, false, zurich("2027-01-04T10:00")).await;
     install(
         &engine2,
         &org,
@@ -581,9 +587,8 @@ async fn clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothi
     );
 }
 
-#[tokio::test]
-async fn a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date() {
-    let (engine, _dir) = engine(true, zurich("2027-09-01T10:00")).await;
+async fn a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date(db: TestDb) {
+    let engine = engine(&db, true, zurich("2027-09-01T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     install(&engine, &org, &["deposit-reminder"], None).await;
     run(
@@ -641,9 +646,8 @@ async fn a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date(
     assert_eq!((local.hour(), local.minute()), (10, 0));
 }
 
-#[tokio::test]
-async fn offers_state_the_assigned_workflows_quote_terms() {
-    let (engine, _dir) = engine(false, zurich("2027-01-04T10:00")).await;
+async fn offers_state_the_assigned_workflows_quote_terms(db: TestDb) {
+    let engine = engine(&db, false, zurich("2027-01-04T10:00")).await;
     let org = OrgSlug::parse("default").unwrap();
     let mut spec = library::get("offer-follow-up").unwrap().into_spec();
     spec.quote_terms.payment_days = Some(10);
@@ -662,7 +666,8 @@ async fn offers_state_the_assigned_workflows_quote_terms() {
     assert_eq!(offer.payment_days, 10);
     assert_eq!(offer.valid_until, jiff::civil::date(2027, 1, 9));
     // Without the workflow's terms, the venue's apply (30 days to pay, valid 14 days).
-    let (plain, _dir2) = self::engine(false, zurich("2027-01-04T10:00")).await;
+    let db2 = TestDb::of(db.backend()).unwrap();
+    let plain = self::engine(&db2, false, zurich("2027-01-04T10:00")).await;
     run(&plain, &org, OFFER_SENT).await;
     let event = only_event(&plain, &org).await;
     let view = plain.event_view(&org, &event).await.unwrap().unwrap();

@@ -5,7 +5,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use openevent_core::ids::{EventId, OrgSlug};
 use openevent_service::{Engine, EngineConfig, ManualClock};
-use openevent_store::{SqlStore, Store};
+use openevent_store::testing::TestDb;
+use openevent_store::Store;
+
+openevent_store::backend_tests!(
+    concurrent_replies_to_one_booking_all_land,
+    the_same_message_at_the_same_time_is_processed_once,
+    two_concurrent_room_locks_never_double_book,
+);
 
 fn eml(id: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
     let mut s = format!("From: a@example.com\r\nSubject: Booking\r\nMessage-ID: <{id}>\r\n");
@@ -17,11 +24,8 @@ fn eml(id: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
     s.into_bytes()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_replies_to_one_booking_all_land() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+async fn concurrent_replies_to_one_booking_all_land(db: TestDb) {
+    let store = db.open().await;
     let now: Timestamp = "2026-11-22T09:00:00Z".parse().unwrap();
     let engine = Arc::new(Engine::new(
         store,
@@ -75,11 +79,8 @@ async fn concurrent_replies_to_one_booking_all_land() {
     assert_eq!(counts["tasks"], 1 + REPLIES as i64);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_same_message_at_the_same_time_is_processed_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("d.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+async fn the_same_message_at_the_same_time_is_processed_once(db: TestDb) {
+    let store = db.open().await;
     let now: Timestamp = "2026-11-22T09:00:00Z".parse().unwrap();
     let engine = Arc::new(Engine::new(
         store,
@@ -117,15 +118,12 @@ async fn the_same_message_at_the_same_time_is_processed_once() {
 /// Two managers approve, at the same moment, locking the same room on the same day for two
 /// different clients: one booking gets the room, the other is told it was taken meanwhile —
 /// never both.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_concurrent_room_locks_never_double_book() {
+async fn two_concurrent_room_locks_never_double_book(db: TestDb) {
     use openevent_core::effects::TaskType;
     use openevent_core::workflow::Decision;
     use openevent_store::TaskFilter;
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+    let store = db.open().await;
     let now: Timestamp = "2026-11-22T09:00:00Z".parse().unwrap();
     let engine = Arc::new(Engine::new(
         store,

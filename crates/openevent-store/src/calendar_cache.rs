@@ -4,6 +4,8 @@
 //! Valid while no other connection wrote: SQLite's `PRAGMA data_version` changes exactly when
 //! another connection (another process) commits; this connection's own commits update the cache
 //! in place, on the connection's thread, right after they commit. Anything else reloads it.
+//! PostgreSQL has no such counter, and several processes write, so there every turn reads the
+//! calendar from the database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,11 +51,6 @@ impl std::fmt::Debug for CalendarCache {
     }
 }
 
-fn data_version(c: &mut dyn Conn) -> Result<i64, StoreError> {
-    c.query_opt("PRAGMA data_version", &[])?
-        .map_or(Ok(0), |r| r.first_int())
-}
-
 impl CalendarCache {
     /// The organization's bookings from `from` on, sorted; `load` reads them from the database
     /// when the cache cannot answer.
@@ -64,7 +61,12 @@ impl CalendarCache {
         from: Date,
         load: impl FnOnce(&mut dyn Conn) -> Result<Vec<Occupancy>, StoreError>,
     ) -> Result<Arc<Vec<Occupancy>>, StoreError> {
-        let version = data_version(c)?;
+        let Some(version) = c.data_version()? else {
+            // Another process may have written without this one noticing: read afresh.
+            let mut rows = load(c)?;
+            crate::sort_occupancy(&mut rows);
+            return Ok(Arc::new(rows));
+        };
         let mut orgs = self.orgs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(cal) = orgs.get(org)
             && cal.data_version == version

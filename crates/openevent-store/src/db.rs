@@ -130,6 +130,29 @@ pub trait Conn {
         self.execute_batch("BEGIN")
     }
 
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.execute_batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        self.execute_batch("ROLLBACK")
+    }
+
+    fn backend(&self) -> crate::Backend;
+
+    /// True when the connection was lost and must be reopened before the next unit of work.
+    fn is_broken(&self) -> bool {
+        false
+    }
+
+    /// A number that changes whenever another connection committed, when the backend offers
+    /// one cheaply (SQLite's `data_version`); `None` means caches must not be trusted.
+    fn data_version(&mut self) -> Result<Option<i64>, StoreError>;
+
+    /// Serialises, until the transaction ends, with every other transaction that locks the
+    /// same key (SQLite's write transactions are serialised anyway).
+    fn lock_key(&mut self, key: &str) -> Result<(), StoreError>;
+
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
         Ok(self.query(sql, params)?.into_iter().next())
     }

@@ -2,7 +2,9 @@ use openevent_core::ids::{EventId, MessageId, TaskId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL '{0}': use sqlite://PATH (or sqlite::memory:)")]
+    #[error(
+        "unsupported database URL '{0}': use sqlite://PATH (or sqlite::memory:) or postgres://USER@HOST/DB"
+    )]
     UnsupportedUrl(String),
     #[error("cannot open the database at {url}: {detail}")]
     Open { url: String, detail: String },
@@ -37,6 +39,11 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The database server cannot be reached (or answered too slowly); nothing was written.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("the database connection is closed")]
     Closed,
     #[error("internal storage error: {0}")]

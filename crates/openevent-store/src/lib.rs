@@ -13,9 +13,12 @@ mod error;
 mod migrate;
 mod open;
 mod outbox;
+mod postgres;
 mod reads;
 mod sql;
 mod sqlite;
+pub mod testing;
+mod worker;
 mod writes;
 
 use std::collections::BTreeMap;
@@ -35,8 +38,8 @@ use serde::Serialize;
 
 pub use automation::{AutomationChanges, AutomationSetup, BookingAutomation, WorkflowVersion};
 pub use error::StoreError;
-pub use open::{Backend, DatabaseUrl};
-pub use sql::SqlStore;
+pub use open::{Backend, DatabaseUrl, StoreOptions};
+pub use sql::{Column, ColumnType, SqlStore};
 
 /// A booking record with the version it was read at (for optimistic concurrency).
 #[derive(Debug, Clone, PartialEq)]

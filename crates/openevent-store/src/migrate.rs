@@ -19,42 +19,32 @@ impl Migration {
     }
 }
 
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        description: "init",
-        sql: include_str!("../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        description: "workflow",
-        sql: include_str!("../migrations/sqlite/0002_workflow.sql"),
-    },
-    Migration {
-        version: 3,
-        description: "indexes",
-        sql: include_str!("../migrations/sqlite/0003_indexes.sql"),
-    },
-    Migration {
-        version: 4,
-        description: "access",
-        sql: include_str!("../migrations/sqlite/0004_access.sql"),
-    },
-    Migration {
-        version: 5,
-        description: "calendar index",
-        sql: include_str!("../migrations/sqlite/0005_calendar_index.sql"),
-    },
-    Migration {
-        version: 6,
-        description: "automation",
-        sql: include_str!("../migrations/sqlite/0006_automation.sql"),
-    },
-    Migration {
-        version: 7,
-        description: "venues",
-        sql: include_str!("../migrations/sqlite/0007_venues.sql"),
-    },
+/// The migrations of both backends: the same versions and descriptions, one file per backend.
+macro_rules! migrations {
+    ($backend:literal: $(($version:literal, $description:literal, $file:literal)),* $(,)?) => {
+        &[$(Migration {
+            version: $version,
+            description: $description,
+            sql: include_str!(concat!("../migrations/", $backend, "/", $file)),
+        }),*]
+    };
+}
+
+macro_rules! both {
+    ($($m:tt),* $(,)?) => {
+        pub(crate) const SQLITE: &[Migration] = migrations!("sqlite": $($m),*);
+        pub(crate) const POSTGRES: &[Migration] = migrations!("postgres": $($m),*);
+    };
+}
+
+both![
+    (1, "init", "0001_init.sql"),
+    (2, "workflow", "0002_workflow.sql"),
+    (3, "indexes", "0003_indexes.sql"),
+    (4, "access", "0004_access.sql"),
+    (5, "calendar index", "0005_calendar_index.sql"),
+    (6, "automation", "0006_automation.sql"),
+    (7, "venues", "0007_venues.sql"),
 ];
 
 pub(crate) const HISTORY_TABLE: &str = "schema_migrations";

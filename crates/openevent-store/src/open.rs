@@ -1,17 +1,45 @@
 //! Opening a database: URL handling, refusing what is not ours or is newer than us, migrations.
 
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::StoreError;
 use crate::db::Conn;
-use crate::migrate;
-use crate::sqlite::in_transaction;
+use crate::migrate::{self, Migration};
+use crate::postgres::{PgConn, PgSettings};
+use crate::worker::in_transaction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
+}
+
+/// How a database is opened beyond its URL (PostgreSQL only; SQLite has one connection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections (each on its own thread) this process keeps.
+    pub pool_size: usize,
+    /// A statement running longer fails (and its transaction rolls back).
+    pub statement_timeout: Duration,
+    /// How long opening keeps retrying an unreachable server before it gives up.
+    pub connect_retry: Duration,
+    /// Listen for other processes' outbox inserts (dispatching processes want this).
+    pub listen: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            statement_timeout: Duration::from_secs(30),
+            connect_retry: Duration::from_secs(30),
+            listen: true,
+        }
+    }
 }
 
 /// How a SQLite file is opened (`?mode=` in the URL).
@@ -37,21 +65,64 @@ impl Mode {
 }
 
 /// A validated database URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
+    /// The URL as shown to people: a password is replaced by `***`.
     display: String,
     backend: Backend,
     /// `None` for an in-memory database.
     path: Option<PathBuf>,
     mode: Mode,
+    /// The PostgreSQL URL as given (with its password), for connecting.
+    postgres: Option<String>,
+}
+
+/// Shows the redacted URL only: a password must not reach a log through `{:?}`.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("url", &self.display)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => raw.to_owned(),
+        },
+        None => raw.to_owned(),
+    }
 }
 
 impl DatabaseUrl {
     /// Accepts `sqlite://PATH`, `sqlite:PATH` and `sqlite::memory:`, with an optional
-    /// `?mode=ro|rw|rwc` (default `rwc`: the file is created on first use).
+    /// `?mode=ro|rw|rwc` (default `rwc`: the file is created on first use), and
+    /// `postgres://` / `postgresql://` URLs (libpq's URL form: host, port, user, password,
+    /// database, `?connect_timeout=…&application_name=…`).
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let raw = raw.trim();
-        let unsupported = || StoreError::UnsupportedUrl(raw.to_owned());
+        let unsupported = || StoreError::UnsupportedUrl(redact(raw));
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            postgres::Config::from_str(raw).map_err(|e| StoreError::Open {
+                url: redact(raw),
+                detail: e.to_string(),
+            })?;
+            return Ok(Self {
+                display: redact(raw),
+                backend: Backend::Postgres,
+                path: None,
+                mode: Mode::ReadWrite,
+                postgres: Some(raw.to_owned()),
+            });
+        }
         let rest = raw.strip_prefix("sqlite:").ok_or_else(unsupported)?;
         let path_part = rest.strip_prefix("//").unwrap_or(rest);
         let (path, query) = path_part.split_once('?').unwrap_or((path_part, ""));
@@ -72,6 +143,7 @@ impl DatabaseUrl {
             backend: Backend::Sqlite,
             path: (path != ":memory:").then(|| PathBuf::from(path)),
             mode,
+            postgres: None,
         })
     }
 
@@ -91,9 +163,9 @@ fn unreadable(url: &DatabaseUrl, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-/// Opens the database, checks that it is ours and not newer than us and brings it up to date
-/// (failing fast, writing nothing before the checks pass).
-pub(crate) fn connect(url: &DatabaseUrl) -> Result<Connection, StoreError> {
+/// Opens the SQLite database, checks that it is ours and not newer than us and brings it up to
+/// date (failing fast, writing nothing before the checks pass).
+pub(crate) fn connect_sqlite(url: &DatabaseUrl) -> Result<Connection, StoreError> {
     let existed = url.path.as_ref().is_some_and(|p| p.exists());
     if let Some(dir) = url.path.as_ref().and_then(|p| p.parent())
         && !dir.as_os_str().is_empty()
@@ -121,25 +193,32 @@ pub(crate) fn connect(url: &DatabaseUrl) -> Result<Connection, StoreError> {
     .map_err(open_error)?;
     // Every statement of a turn stays prepared (the default cache of 16 made them re-parse).
     conn.set_prepared_statement_cache_capacity(256);
-    prepare(&mut conn, url)?;
+    prepare_sqlite(&mut conn, url)?;
     Ok(conn)
 }
 
-fn table_names(conn: &mut Connection) -> Result<Vec<String>, StoreError> {
-    conn.query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        &[],
-    )?
-    .iter()
-    .map(|r| r.text("name"))
-    .collect()
+/// The database's tables (without the backend's own).
+pub(crate) fn table_names(conn: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
+    let sql = match conn.backend() {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::TEXT AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        }
+    };
+    conn.query(sql, &[])?.iter().map(|r| r.text("name")).collect()
 }
 
-/// Checks that the database is ours and not newer than us, then brings it up to date.
-/// Nothing is written before the checks pass.
-fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> {
-    let tables = table_names(conn).map_err(|e| unreadable(url, e))?;
-    let known = known_version();
+/// Refuses a database that is not ours or is newer than us (reading only).
+fn check_ours(
+    conn: &mut dyn Conn,
+    url: &DatabaseUrl,
+    migrations: &[Migration],
+    tables: &[String],
+) -> Result<(), StoreError> {
+    let known = migrate::known_version(migrations);
     let has = |name: &str| tables.iter().any(|t| t == name);
     if !tables.is_empty() {
         if has(migrate::HISTORY_TABLE) {
@@ -153,6 +232,15 @@ fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> 
             });
         }
     }
+    Ok(())
+}
+
+/// Checks that the database is ours and not newer than us, then brings it up to date.
+/// Nothing is written before the checks pass.
+fn prepare_sqlite(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> {
+    let tables = table_names(conn).map_err(|e| unreadable(url, e))?;
+    let has = |name: &str| tables.iter().any(|t| t == name);
+    check_ours(conn, url, migrate::SQLITE, &tables)?;
     // FULL: a commit that returned is on disk, so an accepted message survives power loss.
     // An 8 MB page cache: SQLite scans its whole page-cache hash table at the end of each write
     // transaction, so a larger cache made every commit slower as the database grew (measured:
@@ -177,7 +265,81 @@ fn prepare(conn: &mut Connection, url: &DatabaseUrl) -> Result<i64, StoreError> 
 }
 
 pub(crate) fn known_version() -> i64 {
-    migrate::known_version(migrate::SQLITE)
+    migrate::known_version(migrate::SQLITE).max(migrate::known_version(migrate::POSTGRES))
+}
+
+impl DatabaseUrl {
+    pub(crate) fn postgres_settings(
+        &self,
+        options: &StoreOptions,
+    ) -> Result<PgSettings, StoreError> {
+        let raw = self.postgres.as_deref().ok_or_else(|| StoreError::UnsupportedUrl(self.display.clone()))?;
+        let mut config = postgres::Config::from_str(raw).map_err(|e| StoreError::Open {
+            url: self.display.clone(),
+            detail: e.to_string(),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("openevent");
+        }
+        Ok(PgSettings {
+            config,
+            statement_timeout: options.statement_timeout,
+        })
+    }
+}
+
+/// Connects to PostgreSQL, retrying with backoff for up to `options.connect_retry` (a server
+/// that starts together with openevent), then fails with the last reason.
+pub(crate) fn connect_postgres(
+    url: &DatabaseUrl,
+    settings: &PgSettings,
+    options: &StoreOptions,
+) -> Result<PgConn, StoreError> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(200);
+    let mut attempts = 0_u32;
+    let mut conn = loop {
+        attempts += 1;
+        match PgConn::connect(settings) {
+            Ok(conn) => break conn,
+            Err(e) if started.elapsed() + pause < options.connect_retry => {
+                tracing::warn!(url = %url.display, error = %e, attempt = attempts, "PostgreSQL is not reachable yet; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(StoreError::Open {
+                    url: url.display.clone(),
+                    detail: format!(
+                        "{e} (gave up after {attempts} attempts in {:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    ),
+                });
+            }
+        }
+    };
+    prepare_postgres(&mut conn, url)?;
+    Ok(conn)
+}
+
+/// An arbitrary constant: the advisory lock under which one process at a time migrates.
+const MIGRATION_LOCK: i64 = 0x6f70_656e_6576;
+
+fn prepare_postgres(conn: &mut PgConn, url: &DatabaseUrl) -> Result<i64, StoreError> {
+    // Several processes starting together: one migrates, the others wait and then find the
+    // schema current.
+    conn.execute_batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let outcome = (|| {
+        let tables = table_names(conn).map_err(|e| unreadable(url, e))?;
+        check_ours(conn, url, migrate::POSTGRES, &tables)?;
+        let now = jiff::Timestamp::now().as_microsecond();
+        migrate::run(conn, migrate::POSTGRES, now)
+    })();
+    let _ = conn.execute_batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    outcome
 }
 
 #[cfg(test)]
@@ -209,5 +371,10 @@ mod tests {
         ));
         assert!(DatabaseUrl::parse("sqlite://").is_err());
         assert!(DatabaseUrl::parse("sqlite://x.db?cache=shared").is_err());
+        let u = DatabaseUrl::parse("postgres://oe:s3cret@127.0.0.1:5432/openevent").unwrap();
+        assert_eq!(u.backend(), Backend::Postgres);
+        assert_eq!(u.as_str(), "postgres://oe:***@127.0.0.1:5432/openevent");
+        assert!(!format!("{u:?}").contains("s3cret"));
+        assert!(DatabaseUrl::parse("postgresql://localhost/x?bogus=1").is_err());
     }
 }

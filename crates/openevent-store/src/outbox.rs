@@ -42,21 +42,27 @@ pub(crate) fn claim_due(
     let slots = slots.join(", ");
     // One index-ordered scan per status, each stopping after `limit` rows (a single scan over
     // both statuses would sort every due job, however large the backlog, for every claim).
+    // On PostgreSQL each scan locks what it picks and skips rows another process is claiming, so
+    // concurrent dispatchers take disjoint jobs without waiting for each other.
+    let lock = match c.backend() {
+        crate::Backend::Sqlite => "",
+        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
     let sql = format!(
         "UPDATE outbox SET status = 'claimed', lease_until = $2, attempts = attempts + 1, updated_at = $1 \
          WHERE (org_id, job_id) IN (\
            SELECT org_id, job_id FROM (\
              SELECT org_id, job_id, due_at FROM (SELECT org_id, job_id, due_at FROM outbox \
                WHERE status = 'scheduled' AND due_at <= $1 AND channel IN ({slots}) \
-               ORDER BY due_at LIMIT $3) AS scheduled \
+               ORDER BY due_at LIMIT $3{lock}) AS scheduled \
              UNION ALL \
              SELECT org_id, job_id, due_at FROM (SELECT org_id, job_id, due_at FROM outbox \
                WHERE status = 'failed' AND due_at <= $1 AND channel IN ({slots}) \
-               ORDER BY due_at LIMIT $3) AS failed \
+               ORDER BY due_at LIMIT $3{lock}) AS failed \
              UNION ALL \
              SELECT org_id, job_id, due_at FROM (SELECT org_id, job_id, due_at FROM outbox \
                WHERE status = 'claimed' AND lease_until <= $1 AND channel IN ({slots}) \
-               ORDER BY due_at LIMIT $3) AS expired) AS due \
+               ORDER BY due_at LIMIT $3{lock}) AS expired) AS due \
            ORDER BY due_at LIMIT $3) \
          RETURNING org_id, job_id, event_id, channel, delivery_key, payload, attempts, kind"
     );

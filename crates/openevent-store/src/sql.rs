@@ -22,10 +22,10 @@ use crate::automation::{
 use crate::calendar_cache::{CalendarCache, occupancy_of};
 use crate::codec::{enum_from_text, enum_text, from_json, from_micros, micros, to_json};
 use crate::db::{Conn, Plan, Row, Stmt, Value, execute_plan, params};
-use crate::open::{self, Backend, DatabaseUrl};
+use crate::open::{self, Backend, DatabaseUrl, StoreOptions};
 use crate::outbox;
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
-use crate::sqlite::{Worker, in_transaction};
+use crate::worker::{BoxConn, Connect, Worker, in_transaction};
 use crate::{
     ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, InboundLookup, IngestCommit,
     JobResult, OperationalCounts, OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter,
@@ -49,10 +49,30 @@ const TABLES: [&str; 9] = [
 pub struct SqlStore {
     db: Arc<Worker>,
     backend: Backend,
+    /// Woken when outbox work arrives: this process's own commits, and on PostgreSQL every
+    /// process's (LISTEN/NOTIFY).
+    outbox_signal: Arc<tokio::sync::Notify>,
+    /// Stops the PostgreSQL listener thread when the store closes.
+    stop_listening: Arc<std::sync::atomic::AtomicBool>,
     /// Organizations known to exist, so a turn need not re-insert its organization.
     known_orgs: Arc<Mutex<HashSet<String>>>,
     calendar: Arc<CalendarCache>,
     setups: Arc<SetupCache>,
+}
+
+/// A column as both backends describe it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ColumnType {
+    Integer,
+    Text,
+    Bytes,
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -62,18 +82,95 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 impl SqlStore {
     /// Opens (creating a SQLite file on first use), verifies and migrates the database.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`SqlStore::open`] with pool, timeout and retry settings (used by PostgreSQL).
+    pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
-        let conn = tokio::task::spawn_blocking(move || open::connect(&url))
+        let outbox_signal = Arc::new(tokio::sync::Notify::new());
+        let stop_listening = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let options = options.clone();
+        let (signal, stop) = (Arc::clone(&outbox_signal), Arc::clone(&stop_listening));
+        // Connecting blocks (and the PostgreSQL driver runs its own runtime), so it happens on a
+        // thread of its own.
+        let worker = std::thread::spawn(move || -> Result<Worker, StoreError> {
+            match backend {
+                Backend::Sqlite => {
+                    let conn: BoxConn = Box::new(open::connect_sqlite(&url)?);
+                    Worker::spawn(vec![conn], None)
+                }
+                Backend::Postgres => {
+                    let settings = url.postgres_settings(&options)?;
+                    let first: BoxConn =
+                        Box::new(open::connect_postgres(&url, &settings, &options)?);
+                    if options.listen {
+                        crate::postgres::spawn_listener(settings.clone(), signal, stop)?;
+                    }
+                    let connect: Connect = Arc::new(move || {
+                        Ok(Box::new(crate::postgres::PgConn::connect(&settings)?) as BoxConn)
+                    });
+                    Worker::spawn(vec![first], Some((connect, options.pool_size.max(1))))
+                }
+            }
+        });
+        let worker = tokio::task::spawn_blocking(move || worker.join())
             .await
-            .map_err(|e| StoreError::Internal(e.to_string()))??;
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .map_err(|_| StoreError::Internal("opening the database panicked".into()))??;
         Ok(Self {
-            db: Arc::new(Worker::spawn(conn)?),
+            db: Arc::new(worker),
             backend,
+            outbox_signal,
+            stop_listening,
             known_orgs: Arc::default(),
             calendar: Arc::default(),
             setups: Arc::default(),
         })
+    }
+
+    /// Every table's columns as (name, portable type, not null), by table: what the schema
+    /// comparison between the backends and the export/import compare.
+    pub async fn schema(&self) -> Result<BTreeMap<String, Vec<Column>>, StoreError> {
+        self.db
+            .run(|c| {
+                let sql = match c.backend() {
+                    Backend::Sqlite => {
+                        "SELECT m.name AS tbl, p.name AS col, p.type AS ty, \
+                         (p.\"notnull\" <> 0 OR p.pk > 0) AS required \
+                         FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
+                    }
+                    Backend::Postgres => {
+                        "SELECT table_name::TEXT AS tbl, column_name::TEXT AS col, data_type::TEXT AS ty, \
+                         (is_nullable = 'NO') AS required FROM information_schema.columns \
+                         WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+                    }
+                };
+                let mut out: BTreeMap<String, Vec<Column>> = BTreeMap::new();
+                for row in c.query(sql, &[])? {
+                    let ty = row.text("ty")?.to_ascii_lowercase();
+                    let ty = match ty.as_str() {
+                        "integer" | "bigint" | "int8" => ColumnType::Integer,
+                        "text" => ColumnType::Text,
+                        "blob" | "bytea" => ColumnType::Bytes,
+                        other => return Err(StoreError::Corrupt(format!("unexpected column type {other}"))),
+                    };
+                    out.entry(row.text("tbl")?).or_default().push(Column {
+                        name: row.text("col")?,
+                        ty,
+                        required: row.int("required")? != 0,
+                    });
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Notified when outbox work may have arrived (own commits; on PostgreSQL any process's).
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox_signal)
     }
 
     pub fn backend(&self) -> Backend {
@@ -87,6 +184,8 @@ impl SqlStore {
 
     /// Waits for queued work, then closes the database.
     pub async fn close(&self) {
+        self.stop_listening
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let db = Arc::clone(&self.db);
         let _ = tokio::task::spawn_blocking(move || db.close()).await;
     }
@@ -301,6 +400,9 @@ fn check_room_unchanged(
     held: &Occupancy,
     seen: &[String],
 ) -> Result<(), StoreError> {
+    // Two processes deciding bookings of the same room: the second waits here until the first
+    // committed, then sees its booking.
+    c.lock_key(&format!("room:{org}:{}", held.room_id.as_str()))?;
     let (from, to) = (
         held.date.yesterday().unwrap_or(held.date),
         held.date.tomorrow().unwrap_or(held.date),

@@ -1,4 +1,4 @@
-//! SQLite behind the store: one connection owned by one thread, fed whole units of work.
+//! SQLite behind the store: one connection, owned by one worker thread (see `worker.rs`).
 //!
 //! A statement through an async driver pays a thread handoff each (50–90 µs measured here),
 //! which made a message's fifteen-odd statements cost more than the rest of its processing. Here
@@ -6,10 +6,7 @@
 //! connection's own thread, so a turn pays a handful of handoffs, whatever its statement count.
 //! SQLite admits one writer at a time anyway, so one connection loses no write concurrency.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -94,118 +91,26 @@ impl Conn for Connection {
     fn begin(&mut self) -> Result<(), StoreError> {
         Ok(Connection::execute_batch(self, "BEGIN IMMEDIATE")?)
     }
-}
 
-/// Runs `f` inside a transaction on `conn`: committed when it returns `Ok`, rolled back when it
-/// fails or panics.
-pub(crate) fn in_transaction<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    Conn::begin(conn)?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Internal("a database task panicked".into())));
-    match outcome {
-        Ok(v) => match Connection::execute_batch(conn, "COMMIT") {
-            Ok(()) => Ok(v),
-            Err(e) => {
-                let _ = Connection::execute_batch(conn, "ROLLBACK");
-                Err(e.into())
-            }
-        },
-        Err(e) => {
-            let _ = Connection::execute_batch(conn, "ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
-/// The thread that owns the connection.
-#[derive(Debug)]
-pub(crate) struct Worker {
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Worker {
-    pub(crate) fn spawn(mut conn: Connection) -> Result<Self, StoreError> {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("openevent-sqlite".into())
-            .spawn(move || {
-                while let Ok(job) = receiver.recv() {
-                    job(&mut conn);
-                }
-            })
-            .map_err(|e| StoreError::Internal(format!("cannot start the database thread: {e}")))?;
-        Ok(Self {
-            sender: Mutex::new(Some(sender)),
-            thread: Mutex::new(Some(thread)),
-        })
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Sqlite
     }
 
-    /// Runs `f` on the connection's thread and waits for its result without blocking the
-    /// runtime.
-    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let result = catch_unwind(AssertUnwindSafe(|| f(conn)))
-                .unwrap_or_else(|_| Err(StoreError::Internal("a database task panicked".into())));
-            let _ = tx.send(result);
-        });
-        self.sender
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .send(job)
-            .map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
+    /// Changes exactly when another connection (another process) commits.
+    fn data_version(&mut self) -> Result<Option<i64>, StoreError> {
+        Ok(Some(self.query_row("PRAGMA data_version", [], |r| r.get(0))?))
     }
 
-    /// Runs `f` in one transaction on the connection's thread.
-    pub(crate) async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        self.run(move |conn| in_transaction(conn, f)).await
-    }
-
-    /// Lets queued work finish, then closes the connection.
-    pub(crate) fn close(&self) {
-        drop(
-            self.sender
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.close();
+    /// A write transaction already holds SQLite's one write lock.
+    fn lock_key(&mut self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::Worker;
 
     #[test]
     fn placeholders_keep_their_numbers() {
@@ -219,21 +124,21 @@ mod tests {
     #[tokio::test]
     async fn a_failed_or_panicking_transaction_leaves_nothing() {
         let conn = Connection::open_in_memory().unwrap();
-        let worker = Worker::spawn(conn).unwrap();
+        let worker = Worker::spawn(vec![Box::new(conn)], None).unwrap();
         worker
-            .run(|c| Conn::execute_batch(c, "CREATE TABLE t (x INTEGER)"))
+            .run(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
             .await
             .unwrap();
         let err = worker
             .transaction(|c| {
-                Conn::execute(c, "INSERT INTO t VALUES ($1)", &[Value::Int(1)])?;
+                c.execute("INSERT INTO t VALUES ($1)", &[Value::Int(1)])?;
                 Err::<(), _>(StoreError::Internal("no".into()))
             })
             .await;
         assert!(err.is_err());
         let err = worker
             .transaction(|c| -> Result<(), StoreError> {
-                Conn::execute(c, "INSERT INTO t VALUES ($1)", &[Value::Int(2)])?;
+                c.execute("INSERT INTO t VALUES ($1)", &[Value::Int(2)])?;
                 panic!("boom");
             })
             .await;

@@ -11,6 +11,7 @@ use openevent_core::understanding::{
 };
 use openevent_core::venue::Venue;
 use openevent_core::workflow::{Ctx, Templates};
+use openevent_store::testing::TestDb;
 use openevent_store::{EventWrite, IngestCommit, SqlStore, Store, StoreError};
 
 fn now() -> Timestamp {
@@ -34,11 +35,12 @@ fn message(id: &str, from: &str, in_reply_to: Option<&str>, body: &str) -> Inbou
 
 const INQUIRY: &str = "We would like to book a room for a workshop with 20 participants.";
 
-async fn store() -> (tempfile::TempDir, SqlStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    (dir, SqlStore::open(&url).await.unwrap())
-}
+openevent_store::backend_tests!(
+    a_failing_write_leaves_nothing_behind,
+    duplicates_and_stale_versions_are_refused,
+    reads_are_scoped_by_organization_and_client,
+    the_calendar_follows_own_writes_and_other_processes,
+);
 
 fn decide(
     org: &OrgSlug,
@@ -107,9 +109,8 @@ fn commit<'a>(
     }
 }
 
-#[tokio::test]
-async fn a_failing_write_leaves_nothing_behind() {
-    let (_dir, store) = store().await;
+async fn a_failing_write_leaves_nothing_behind(db: TestDb) {
+    let store = db.open().await;
     let org = OrgSlug::parse("default").unwrap();
     let m = message("a@x", "a@example.com", None, INQUIRY);
     let out = decide(&org, &m, None);
@@ -128,7 +129,10 @@ async fn a_failing_write_leaves_nothing_behind() {
         ))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert!(
+        matches!(err, StoreError::Database(_) | StoreError::Postgres(_)),
+        "{err}"
+    );
     assert_eq!(store.table_counts().await.unwrap(), before);
     assert!(
         store
@@ -162,9 +166,8 @@ async fn a_failing_write_leaves_nothing_behind() {
     assert_eq!(counts["audit"], out.audit.len() as i64);
 }
 
-#[tokio::test]
-async fn duplicates_and_stale_versions_are_refused() {
-    let (_dir, store) = store().await;
+async fn duplicates_and_stale_versions_are_refused(db: TestDb) {
+    let store = db.open().await;
     let org = OrgSlug::parse("default").unwrap();
     let m = message("a@x", "a@example.com", None, INQUIRY);
     let out = decide(&org, &m, None);
@@ -243,9 +246,8 @@ async fn duplicates_and_stale_versions_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn reads_are_scoped_by_organization_and_client() {
-    let (_dir, store) = store().await;
+async fn reads_are_scoped_by_organization_and_client(db: TestDb) {
+    let store = db.open().await;
     let a = OrgSlug::parse("venue-a").unwrap();
     let b = OrgSlug::parse("venue-b").unwrap();
     let m = message("a@x", "a@example.com", None, INQUIRY);
@@ -342,12 +344,9 @@ async fn in_memory_databases_work() {
 /// The calendar a turn sees follows this process's own booking writes at once and another
 /// process's writes by the next turn: the in-memory calendar never shows a room free that a
 /// committed booking holds.
-#[tokio::test]
-async fn the_calendar_follows_own_writes_and_other_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let a = SqlStore::open(&url).await.unwrap();
-    let b = SqlStore::open(&url).await.unwrap();
+async fn the_calendar_follows_own_writes_and_other_processes(db: TestDb) {
+    let a = db.open().await;
+    let b = db.open().await;
     let org = OrgSlug::parse("default").unwrap();
     let from = jiff::civil::date(2026, 11, 1);
     let range = [(from, jiff::civil::date(2027, 12, 31))];

@@ -61,3 +61,28 @@ async fn unknown_url_options_are_refused() {
         .unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
 }
+
+/// The two backends' migrations must describe the same tables and columns (names, portable
+/// types, nullability): the store's statements are shared, so a drift would fail on one only.
+#[tokio::test]
+async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    use openevent_store::testing::TestDb;
+    let sqlite_db = TestDb::sqlite();
+    let Some(pg_db) = TestDb::postgres() else {
+        return;
+    };
+    let sqlite = sqlite_db.open().await.schema().await.unwrap();
+    let postgres = pg_db.open().await.schema().await.unwrap();
+    assert!(sqlite.contains_key("events") && sqlite.len() >= 15, "{sqlite:?}");
+    for (table, columns) in &sqlite {
+        assert_eq!(
+            Some(columns),
+            postgres.get(table),
+            "table {table} differs between SQLite and PostgreSQL"
+        );
+    }
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>()
+    );
+}

@@ -8,7 +8,7 @@ use openevent_core::ids::OrgSlug;
 use openevent_core::venue::Venue;
 use openevent_service::scenario::Scenario;
 use openevent_service::{Engine, EngineConfig, ManualClock};
-use openevent_store::SqlStore;
+use openevent_store::testing::TestDb;
 
 fn scenario_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -25,8 +25,9 @@ fn scenario_files() -> Vec<PathBuf> {
     files
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn golden_conversations() {
+openevent_store::backend_tests!(golden_conversations);
+
+async fn golden_conversations(db: TestDb) {
     let files = scenario_files();
     let mut failures = Vec::new();
     for (n, path) in files.iter().enumerate() {
@@ -38,7 +39,9 @@ async fn golden_conversations() {
                 continue;
             }
         };
-        let store = SqlStore::open("sqlite::memory:").await.unwrap();
+        // Each conversation on an empty database of the backend under test.
+        let db = TestDb::of(db.backend()).unwrap();
+        let store = db.open().await;
         let clock = Arc::new(ManualClock::new("2026-11-23T08:00:00Z".parse().unwrap()));
         let mut spec = Venue::atelier().spec().clone();
         spec.deposit.enabled = scenario.deposit;
