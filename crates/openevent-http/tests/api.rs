@@ -638,3 +638,63 @@ async fn every_documented_operation_is_routed() {
     }
     assert!(checked >= 16, "{checked}");
 }
+
+/// Managers clicking "approve" on the same draft at the same moment (two browser tabs, two
+/// people): exactly one decision wins and one reply is queued; every other request gets 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_approvals_of_one_task_let_exactly_one_win() {
+    let api = api().await;
+    let first = api.inquiry("<race@helvetia-labs.ch>").await;
+    let task = first["tasks"][0].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/tasks/{task}/approve");
+    let body = json!({});
+    let attempts = (0..8).map(|_| api.post(&api.manager, &uri, &body));
+    let replies = futures_join_all(attempts).await;
+    let won = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(
+        (won, refused),
+        (1, 7),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let outbox = api.get(&api.manager, "/api/v1/outbox").await;
+    assert_eq!(outbox.status, StatusCode::OK, "{}", outbox.json);
+    let queued = outbox.json["jobs"].as_array().map_or(0, Vec::len);
+    assert_eq!(queued, 1, "one approval queues one reply: {}", outbox.json);
+}
+
+/// Polls every future together (they interleave at each await, so the requests overlap at the
+/// database).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}

@@ -29,7 +29,6 @@ openevent_store::backend_tests!(
 );
 
 /// A local Zurich wall time as an instant.
-
 fn zurich(local: &str) -> Timestamp {
     local
         .parse::<jiff::civil::DateTime>()

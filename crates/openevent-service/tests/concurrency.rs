@@ -5,8 +5,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use openevent_core::ids::{EventId, OrgSlug};
 use openevent_service::{Engine, EngineConfig, ManualClock};
-use openevent_store::testing::TestDb;
 use openevent_store::Store;
+use openevent_store::testing::TestDb;
 
 openevent_store::backend_tests!(
     concurrent_replies_to_one_booking_all_land,

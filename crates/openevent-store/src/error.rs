@@ -48,4 +48,25 @@ pub enum StoreError {
     Closed,
     #[error("internal storage error: {0}")]
     Internal(String),
+    /// An organization export was refused as input (see `transfer.rs`); nothing was written.
+    #[error("import refused at line {line}: {detail}; nothing was written")]
+    Import { line: usize, detail: String },
+    /// Importing would mix the export with rows the organization already has here.
+    #[error(
+        "organization {org} already has rows in table {table} of this database; import refused, nothing was written"
+    )]
+    OrgExists { org: String, table: String },
+    /// The database refused rows of an export (a constraint, a lost connection); the whole
+    /// import was rolled back.
+    #[error(
+        "import failed inserting {table} rows of lines {first_line}-{last_line}: {source}; nothing was written"
+    )]
+    ImportInsert {
+        table: String,
+        first_line: usize,
+        last_line: usize,
+        source: Box<StoreError>,
+    },
+    #[error("export failed: {0}")]
+    Export(String),
 }

@@ -18,6 +18,7 @@ mod reads;
 mod sql;
 mod sqlite;
 pub mod testing;
+mod transfer;
 mod worker;
 mod writes;
 
@@ -40,6 +41,7 @@ pub use automation::{AutomationChanges, AutomationSetup, BookingAutomation, Work
 pub use error::StoreError;
 pub use open::{Backend, DatabaseUrl, StoreOptions};
 pub use sql::{Column, ColumnType, SqlStore};
+pub use transfer::{ExportReport, ImportReport};
 
 /// A booking record with the version it was read at (for optimistic concurrency).
 #[derive(Debug, Clone, PartialEq)]

@@ -208,7 +208,10 @@ pub(crate) fn table_names(conn: &mut dyn Conn) -> Result<Vec<String>, StoreError
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
         }
     };
-    conn.query(sql, &[])?.iter().map(|r| r.text("name")).collect()
+    conn.query(sql, &[])?
+        .iter()
+        .map(|r| r.text("name"))
+        .collect()
 }
 
 /// Refuses a database that is not ours or is newer than us (reading only).
@@ -273,7 +276,10 @@ impl DatabaseUrl {
         &self,
         options: &StoreOptions,
     ) -> Result<PgSettings, StoreError> {
-        let raw = self.postgres.as_deref().ok_or_else(|| StoreError::UnsupportedUrl(self.display.clone()))?;
+        let raw = self
+            .postgres
+            .as_deref()
+            .ok_or_else(|| StoreError::UnsupportedUrl(self.display.clone()))?;
         let mut config = postgres::Config::from_str(raw).map_err(|e| StoreError::Open {
             url: self.display.clone(),
             detail: e.to_string(),

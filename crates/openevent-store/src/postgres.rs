@@ -25,7 +25,11 @@ use crate::db::{Conn, Row, Value};
 pub(crate) const OUTBOX_CHANNEL: &str = "openevent_outbox";
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(v) => match *ty {
@@ -53,7 +57,9 @@ impl ToSql for Value {
 fn value(row: &postgres::Row, i: usize) -> Result<Value, StoreError> {
     let ty = row.columns()[i].type_();
     Ok(match *ty {
-        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(Value::Null, Value::Int),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(i)?
             .map_or(Value::Null, |v| Value::Int(v.into())),

@@ -47,7 +47,7 @@ const TABLES: [&str; 9] = [
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    db: Arc<Worker>,
+    pub(crate) db: Arc<Worker>,
     backend: Backend,
     /// Woken when outbox work arrives: this process's own commits, and on PostgreSQL every
     /// process's (LISTEN/NOTIFY).
@@ -56,7 +56,7 @@ pub struct SqlStore {
     stop_listening: Arc<std::sync::atomic::AtomicBool>,
     /// Organizations known to exist, so a turn need not re-insert its organization.
     known_orgs: Arc<Mutex<HashSet<String>>>,
-    calendar: Arc<CalendarCache>,
+    pub(crate) calendar: Arc<CalendarCache>,
     setups: Arc<SetupCache>,
 }
 
@@ -206,7 +206,18 @@ impl SqlStore {
 
     /// Runs a write plan in one transaction.
     async fn commit_plan(&self, plan: Plan) -> Result<(), StoreError> {
-        self.db.transaction(move |c| execute_plan(c, plan)).await
+        let wakes = adds_outbox_work(&plan);
+        self.db.transaction(move |c| execute_plan(c, plan)).await?;
+        self.wake_dispatcher(wakes);
+        Ok(())
+    }
+
+    /// Tells this process's dispatcher that a commit added outbox work (other processes hear
+    /// of it through PostgreSQL's NOTIFY).
+    fn wake_dispatcher(&self, wakes: bool) {
+        if wakes {
+            self.outbox_signal.notify_one();
+        }
     }
 
     /// Runs a write plan that may write a booking; once committed, the in-memory calendar learns
@@ -226,6 +237,7 @@ impl SqlStore {
         let seen: Vec<String> = calendar_seen.iter().map(|e| e.to_string()).collect();
         let change = vec![(event.event_id.clone(), held.clone())];
         let (org, calendar) = (org.to_string(), Arc::clone(&self.calendar));
+        let wakes = adds_outbox_work(&plan);
         self.db
             .run(move |c| {
                 in_transaction(c, |c| {
@@ -237,8 +249,14 @@ impl SqlStore {
                 calendar.apply(&org, &change);
                 Ok(())
             })
-            .await
+            .await?;
+        self.wake_dispatcher(wakes);
+        Ok(())
     }
+}
+
+fn adds_outbox_work(plan: &Plan) -> bool {
+    plan.iter().any(|s| s.sql.starts_with("INSERT INTO outbox"))
 }
 
 fn venue_revision(c: &mut dyn Conn, org: &str) -> Result<Option<i64>, StoreError> {
@@ -373,7 +391,7 @@ fn thread_event(
     Ok(None)
 }
 
-fn occupancy(
+pub(crate) fn occupancy(
     c: &mut dyn Conn,
     org: &str,
     from: Date,

@@ -98,7 +98,9 @@ impl Conn for Connection {
 
     /// Changes exactly when another connection (another process) commits.
     fn data_version(&mut self) -> Result<Option<i64>, StoreError> {
-        Ok(Some(self.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+        Ok(Some(
+            self.query_row("PRAGMA data_version", [], |r| r.get(0))?,
+        ))
     }
 
     /// A write transaction already holds SQLite's one write lock.

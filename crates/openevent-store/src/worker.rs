@@ -89,7 +89,10 @@ fn serve(queue: &Mutex<mpsc::Receiver<Job>>, mut conn: Option<BoxConn>, connect:
 impl Worker {
     /// One thread per connection in `conns`, plus (with `connect`) threads up to `size` that
     /// open their own.
-    pub(crate) fn spawn(conns: Vec<BoxConn>, connect: Option<(Connect, usize)>) -> Result<Self, StoreError> {
+    pub(crate) fn spawn(
+        conns: Vec<BoxConn>,
+        connect: Option<(Connect, usize)>,
+    ) -> Result<Self, StoreError> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(receiver));
         let mut slots: Vec<Option<BoxConn>> = conns.into_iter().map(Some).collect();
@@ -183,7 +186,11 @@ impl Conn for Unavailable {
     fn execute(&mut self, _: &str, _: &[crate::db::Value]) -> Result<u64, StoreError> {
         self.fail()
     }
-    fn query(&mut self, _: &str, _: &[crate::db::Value]) -> Result<Vec<crate::db::Row>, StoreError> {
+    fn query(
+        &mut self,
+        _: &str,
+        _: &[crate::db::Value],
+    ) -> Result<Vec<crate::db::Row>, StoreError> {
         self.fail()
     }
     fn execute_batch(&mut self, _: &str) -> Result<(), StoreError> {

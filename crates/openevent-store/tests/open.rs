@@ -73,7 +73,10 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
     };
     let sqlite = sqlite_db.open().await.schema().await.unwrap();
     let postgres = pg_db.open().await.schema().await.unwrap();
-    assert!(sqlite.contains_key("events") && sqlite.len() >= 15, "{sqlite:?}");
+    assert!(
+        sqlite.contains_key("events") && sqlite.len() >= 15,
+        "{sqlite:?}"
+    );
     for (table, columns) in &sqlite {
         assert_eq!(
             Some(columns),

@@ -70,17 +70,17 @@ struct Stream {
     sent: u64,
     base_day: jiff::civil::Date,
     /// Keeps the preload's clients and message ids apart from the measured ones.
-    tag: &'static str,
+    tag: String,
 }
 
 impl Stream {
-    fn new(seed: u64, tag: &'static str) -> Self {
+    fn new(seed: u64, tag: impl Into<String>) -> Self {
         Self {
             rng: Rng(seed.max(1)),
             conversations: Vec::new(),
             sent: 0,
             base_day: jiff::civil::date(2027, 1, 4),
-            tag,
+            tag: tag.into(),
         }
     }
 
@@ -195,6 +195,8 @@ impl Stream {
 
 #[derive(Debug, Serialize)]
 pub struct IngestBench {
+    pub backend: String,
+    pub concurrency: u64,
     pub preloaded: u64,
     pub messages: u64,
     pub seconds: f64,
@@ -233,6 +235,7 @@ pub async fn ingest(
     preload: u64,
     messages: u64,
     seed: u64,
+    concurrency: u64,
     venue: Venue,
 ) -> Result<(IngestBench, String)> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
@@ -255,7 +258,6 @@ pub async fn ingest(
     let org = OrgSlug::parse("bench").expect("valid slug");
     // The measured stream is the same whatever the preload, so runs compare like with like.
     let mut preload_stream = Stream::new(seed ^ 0x9E37_79B9_7F4A_7C15, "pre");
-    let mut stream = Stream::new(seed, "run");
     let mut log = String::new();
     let started = Instant::now();
     for i in 0..preload {
@@ -269,20 +271,43 @@ pub async fn ingest(
             );
         }
     }
-    let mut latencies = Vec::with_capacity(messages as usize);
+    // Each lane is its own conversation stream (its own clients); one lane is the sequential
+    // stream the single-process figures were always taken with.
+    let engine = Arc::new(engine);
     let t0 = Instant::now();
-    for _ in 0..messages {
-        let raw = stream.next_raw();
-        let t = Instant::now();
-        engine.ingest_raw(&org, &raw).await?;
-        latencies.push(t.elapsed());
-        clock.advance(SignedDuration::from_secs(30));
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..concurrency {
+        let share = messages / concurrency + u64::from(lane < messages % concurrency);
+        let (engine, clock, org) = (Arc::clone(&engine), Arc::clone(&clock), org.clone());
+        let tag = if lane == 0 {
+            "run".to_owned()
+        } else {
+            format!("run{lane}")
+        };
+        let mut stream = Stream::new(seed.wrapping_add(lane), tag);
+        lanes.spawn(async move {
+            let mut latencies = Vec::with_capacity(share as usize);
+            for _ in 0..share {
+                let raw = stream.next_raw();
+                let t = Instant::now();
+                engine.ingest_raw(&org, &raw).await?;
+                latencies.push(t.elapsed());
+                clock.advance(SignedDuration::from_secs(30));
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(messages as usize);
+    while let Some(lane) = lanes.join_next().await {
+        latencies.extend(lane.context("a bench lane panicked")??);
     }
     let elapsed = t0.elapsed();
     latencies.sort();
     let counts = store.table_counts().await?;
     store.close().await;
     let result = IngestBench {
+        backend: format!("{:?}", store.backend()).to_lowercase(),
+        concurrency,
         preloaded: preload,
         messages,
         seconds: elapsed.as_secs_f64(),
@@ -296,7 +321,9 @@ pub async fn ingest(
     };
     let _ = writeln!(
         log,
-        "ingest: {} messages after {} preloaded ({} events in the database): {:.0} msg/s, p50 {} µs, p95 {} µs, p99 {} µs, max {} µs, peak RSS {:.1} MB",
+        "ingest ({}, {} at once): {} messages after {} preloaded ({} events in the database): {:.0} msg/s, p50 {} µs, p95 {} µs, p99 {} µs, max {} µs, peak RSS {:.1} MB",
+        result.backend,
+        result.concurrency,
         result.messages,
         result.preloaded,
         result.events_in_db,

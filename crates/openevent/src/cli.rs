@@ -48,6 +48,16 @@ pub struct Global {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// PostgreSQL: connections this process keeps open (each runs whole units of work).
+    #[arg(long, global = true, env = "OPENEVENT_DB_POOL", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub db_pool: u16,
+    /// PostgreSQL: a statement that runs longer fails and its transaction rolls back (seconds).
+    #[arg(long, global = true, env = "OPENEVENT_DB_STATEMENT_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub db_statement_timeout: u64,
+    /// How long to keep retrying an unreachable database server at start before exiting with
+    /// the reason (seconds).
+    #[arg(long, global = true, env = "OPENEVENT_DB_CONNECT_RETRY", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub db_connect_retry: u64,
     /// Directory of reply templates replacing the built-in ones (en.txt, de.txt, fr.txt, it.txt,
     /// es.txt; see `openevent venue templates`).
     #[arg(long, global = true, env = "OPENEVENT_TEMPLATES", value_name = "DIR")]
@@ -110,6 +120,22 @@ pub enum Command {
     /// Run the HTTP API and the background workers (the IMAP poller when configured) until
     /// SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// Run only the background work (the outbox dispatcher, automation completions and the IMAP
+    /// poller when configured), without HTTP, until SIGTERM or Ctrl-C. Several can run against
+    /// one PostgreSQL database.
+    Worker(WorkerArgs),
+    /// Write the organization's data (--org) as JSON lines (to FILE, or standard output).
+    Export {
+        /// Where to write; standard output when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load an organization's data written by `export` (FILE, or - for standard input) into
+    /// this database, in one transaction; refused when the organization already has data here.
+    Import {
+        #[arg(value_name = "FILE | -")]
+        input: PathBuf,
+    },
     /// The outbox: approved replies (and later reminders) waiting to be sent.
     Outbox {
         #[command(subcommand)]
@@ -147,6 +173,18 @@ pub struct ServeArgs {
     /// the database or listening.
     #[arg(long)]
     pub print_config: bool,
+    /// Serve the API and the web app only: no outbox dispatcher, no IMAP poller (run those as
+    /// `openevent worker` processes).
+    #[arg(long, env = "OPENEVENT_NO_WORKERS")]
+    pub no_workers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Server configuration (TOML), as for `serve`: the worker reads `[smtp]`, `[whatsapp]`,
+    /// `[sms]`, `[webhook]`, `[retry]` and `[imap]`.
+    #[arg(long, env = "OPENEVENT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The configuration file's keys and the environment, below `openevent serve --help`.
@@ -264,6 +302,10 @@ pub enum BenchCommand {
         /// Seed of the message generator.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Conversations processed at once (each its own clients); more than one only pays on
+        /// PostgreSQL, where turns of different bookings commit in parallel.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+        concurrency: u64,
         /// Print JSON.
         #[arg(long)]
         json: bool,

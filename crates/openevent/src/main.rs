@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod demo;
 mod serve;
+mod transfer_cli;
 mod workflow_cli;
 
 use std::io::Read;
@@ -25,7 +26,7 @@ use openevent_mail::{MAX_MESSAGE_BYTES, MailError, parse_message};
 use openevent_service::{
     Clock, DecisionError, Engine, EngineConfig, ManualClock, PaymentError, SystemClock,
 };
-use openevent_store::{SqlStore, Store, TaskFilter};
+use openevent_store::{SqlStore, Store, StoreOptions, TaskFilter};
 use serde::Serialize;
 
 use crate::cli::{
@@ -311,6 +312,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
                 messages,
                 preload,
                 seed,
+                concurrency,
                 json,
             },
     } = &cli.command
@@ -320,7 +322,8 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         let db = (leaf_matches(matches).value_source("db")
             == Some(clap::parser::ValueSource::CommandLine))
         .then_some(cli.global.db.as_str());
-        let (result, text) = bench::ingest(db, *preload, *messages, *seed, venue).await?;
+        let (result, text) =
+            bench::ingest(db, *preload, *messages, *seed, *concurrency, venue).await?;
         return if *json {
             print_json(&result)
         } else {
@@ -382,6 +385,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     let env = EnvVars::from_process();
     let serve_config = match &cli.command {
         Command::Serve(args) => Some(serve::ServeConfig::load(args.config.as_deref(), &env)?),
+        Command::Worker(args) => Some(serve::ServeConfig::load(args.config.as_deref(), &env)?),
         Command::Outbox {
             command: OutboxCommand::RunDue { config, .. },
         } => Some(serve::ServeConfig::load(config.as_deref(), &env)?),
@@ -396,10 +400,44 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Workflow { command } => Some(workflow_cli::prepare(command)?),
         _ => None,
     };
-    let store = SqlStore::open(&cli.global.db).await?;
+    let options = StoreOptions {
+        pool_size: usize::from(cli.global.db_pool),
+        statement_timeout: std::time::Duration::from_secs(cli.global.db_statement_timeout),
+        connect_retry: std::time::Duration::from_secs(cli.global.db_connect_retry),
+        // Only a process that dispatches needs to hear of other processes' outbox inserts.
+        listen: match &cli.command {
+            Command::Serve(args) => !args.no_workers,
+            Command::Worker(_) => true,
+            _ => false,
+        },
+    };
+    let store = SqlStore::open_with(&cli.global.db, &options).await?;
+    match &cli.command {
+        Command::Export { out } => {
+            let done = transfer_cli::export(&store, &org, out.as_deref()).await;
+            store.close().await;
+            return done;
+        }
+        Command::Import { input } => {
+            let done = transfer_cli::import(&store, input).await;
+            store.close().await;
+            return done;
+        }
+        _ => {}
+    }
     let engine = Engine::new(store, clock, EngineConfig { venue, templates });
-    if let (Command::Serve(args), Some(_)) = (&cli.command, &serve_config) {
-        let bind = args.bind.clone();
+    let roles = match &cli.command {
+        Command::Serve(args) => Some(serve::Roles {
+            http: Some(args.bind.clone()),
+            workers: !args.no_workers,
+        }),
+        Command::Worker(_) => Some(serve::Roles {
+            http: None,
+            workers: true,
+        }),
+        _ => None,
+    };
+    if let (Some(roles), Some(_)) = (roles, &serve_config) {
         let loaded = serve_config.expect("loaded above");
         for name in unused_vars(&Cli::command(), &loaded, &env) {
             tracing::warn!(
@@ -409,7 +447,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         }
         let config = loaded.config;
         let app = serve::app(engine, &config, test_clock)?;
-        return serve::run(app, org, &bind, config).await;
+        return serve::run(app, org, roles, config).await;
     }
     if let (
         Command::Outbox {
@@ -569,9 +607,11 @@ async fn dispatch(
             print_out(&format!("abandoned {job_id}\n"))
         }
         Command::Workflow { .. } => Err(anyhow!("workflow commands run before dispatch")),
-        Command::Serve(_) | Command::Outbox { .. } => {
-            Err(anyhow!("this command runs before dispatch"))
-        }
+        Command::Serve(_)
+        | Command::Worker(_)
+        | Command::Outbox { .. }
+        | Command::Export { .. }
+        | Command::Import { .. } => Err(anyhow!("this command runs before dispatch")),
         Command::Venue { .. } | Command::Demo | Command::Nlu { .. } | Command::Bench { .. } => {
             Err(anyhow!("this command runs before the database opens"))
         }

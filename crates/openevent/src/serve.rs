@@ -394,6 +394,7 @@ async fn dispatch_loop(
 ) {
     const BATCH: u32 = 100;
     let channels = delivery.as_channels();
+    let signal = app.engine.store().outbox_signal();
     while !*stop.borrow() {
         let pause = match app.engine.run_due(&channels, &policy, BATCH).await {
             Ok(report)
@@ -424,8 +425,11 @@ async fn dispatch_loop(
             }
         };
         let pause = std::time::Duration::try_from(pause).unwrap_or_default();
+        // New work (this process's commits, or on PostgreSQL any process's outbox insert) ends
+        // the pause early.
         tokio::select! {
             () = tokio::time::sleep(pause) => {}
+            () = signal.notified() => {}
             _ = stop.changed() => {}
         }
     }
@@ -471,23 +475,37 @@ async fn shutdown_signal() {
     }
 }
 
+/// What one process runs: the HTTP API and web app, the background work, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    /// Listen here for the API and the web app.
+    pub http: Option<String>,
+    /// Run the outbox dispatcher and the IMAP poller (when configured).
+    pub workers: bool,
+}
+
 pub async fn run(
     app: Arc<App<SqlStore>>,
     org: OrgSlug,
-    bind: &str,
+    roles: Roles,
     mut config: ServeConfig,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .map_err(|e| bad(format!("cannot listen on {bind}: {e}")))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
+    let listener = match &roles.http {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| bad(format!("cannot listen on {bind}: {e}")))?;
+            Some(listener)
+        }
+        None => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
     let imap = match config.imap.take() {
-        Some(imap) => {
+        Some(imap) if roles.workers => {
             let password = imap
                 .password_from_env()
                 .map_err(|e| bad(format!("imap: {e}")))?;
@@ -501,35 +519,48 @@ pub async fn run(
                 imap, password, sink, shutdown,
             )))
         }
-        None => None,
+        _ => None,
     };
 
-    let delivery = config.delivery_channels()?;
-    if delivery.email.is_none() {
-        tracing::warn!(
-            "no [smtp] configured: approved replies and email reminders wait in the outbox"
-        );
-    }
-    // Always running: staff tasks need no channel, and due automation jobs are checked (and
-    // skipped or deferred) even when a channel is missing.
-    let dispatcher = Some(tokio::spawn(dispatch_loop(
-        Arc::clone(&app),
-        delivery,
-        config.retry,
-        stop_rx.clone(),
-    )));
+    let dispatcher = if roles.workers {
+        let delivery = config.delivery_channels()?;
+        if delivery.email.is_none() {
+            tracing::warn!(
+                "no [smtp] configured: approved replies and email reminders wait in the outbox"
+            );
+        }
+        // Always running in a worker: staff tasks need no channel, and due automation jobs are
+        // checked (and skipped or deferred) even when a channel is missing.
+        Some(tokio::spawn(dispatch_loop(
+            Arc::clone(&app),
+            delivery,
+            config.retry,
+            stop_rx.clone(),
+        )))
+    } else {
+        tracing::info!("--no-workers: the outbox is dispatched by `openevent worker` processes");
+        None
+    };
 
-    // The address line is for operators and for tests that bind port 0.
-    println!("openevent listening on http://{addr}");
-    let routes = openevent_http::router(Arc::clone(&app)).merge(openevent_web::router_with_config(
-        Arc::clone(&app),
-        web_config(&config.web)?,
-    ));
-    let server = tokio::spawn(openevent_http::serve(
-        listener,
-        routes,
-        stopped(stop_rx.clone()),
-    ));
+    let server = match listener {
+        Some(listener) => {
+            let addr = listener.local_addr().context("reading the bound address")?;
+            // The address line is for operators and for tests that bind port 0.
+            println!("openevent listening on http://{addr}");
+            let routes = openevent_http::router(Arc::clone(&app)).merge(
+                openevent_web::router_with_config(Arc::clone(&app), web_config(&config.web)?),
+            );
+            Some(tokio::spawn(openevent_http::serve(
+                listener,
+                routes,
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => {
+            println!("openevent worker running");
+            None
+        }
+    };
 
     let mut imap = imap;
     // A poller that gives up (wrong password, missing folder) stops the server, loudly.
@@ -546,7 +577,10 @@ pub async fn run(
         } => Some(ended),
     };
     let _ = stop_tx.send(true);
-    let served = server.await.context("the HTTP server task failed")?;
+    let served = match server {
+        Some(server) => server.await.context("the HTTP server task failed")?,
+        None => Ok(()),
+    };
     if let Some(dispatcher) = dispatcher {
         dispatcher.await.context("the dispatcher task failed")?;
     }
