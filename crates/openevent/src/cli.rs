@@ -329,6 +329,31 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The HTTP API under concurrent load from a separate process (Debian's `wrk`): the
+    /// booking list and new client messages; requests/s and latency percentiles.
+    Http {
+        /// Bookings created before the load starts.
+        #[arg(long, default_value_t = 1000)]
+        bookings: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        connections: u32,
+        /// Length of each load run.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600))]
+        seconds: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// How long `openevent serve` takes from start to answering `/readyz` (on an existing
+    /// SQLite database).
+    Startup {
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! exit code; nothing here decides workflow.
 
 mod bench;
+mod bench_http;
 mod bench_outbox;
 mod cli;
 mod config;
@@ -346,6 +347,40 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         .then_some(cli.global.db.as_str());
         let (result, text) =
             bench_outbox::outbox(db, *future, *due, *rate, *seconds, venue).await?;
+        return if *json {
+            print_json(&result)
+        } else {
+            print_out(&text)
+        };
+    }
+    if let Command::Bench {
+        command:
+            BenchCommand::Http {
+                bookings,
+                connections,
+                seconds,
+                json,
+            },
+    } = &cli.command
+    {
+        let db = (leaf_matches(matches).value_source("db")
+            == Some(clap::parser::ValueSource::CommandLine))
+        .then_some(cli.global.db.as_str());
+        let (result, text) = bench_http::http(db, *bookings, *connections, *seconds, venue).await?;
+        return if *json {
+            print_json(&result)
+        } else {
+            print_out(&text)
+        };
+    }
+    if let Command::Bench {
+        command: BenchCommand::Startup { runs, json },
+    } = &cli.command
+    {
+        let runs = *runs;
+        let (result, text) = tokio::task::spawn_blocking(move || bench_http::startup(runs))
+            .await
+            .context("the startup bench panicked")??;
         return if *json {
             print_json(&result)
         } else {
