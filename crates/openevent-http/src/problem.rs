@@ -91,8 +91,17 @@ impl Problem {
         )
     }
 
-    /// An error of ours: logged in full, reported without internals.
-    pub fn internal(error: &dyn std::error::Error) -> Self {
+    /// An error of ours: logged in full, reported without internals — except when the cause is
+    /// the database being unavailable (disk full, server gone): then 503 says so, and that a
+    /// retry later is the remedy.
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
+        if let Some(reason) = openevent_store::unavailable_reason(error) {
+            tracing::error!(error = %error, "request failed: the database is unavailable");
+            let mut p =
+                Self::unavailable(format!("{reason}; nothing was changed, try again later"));
+            p.retry_after_secs = Some(30);
+            return p;
+        }
         tracing::error!(error = %error, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

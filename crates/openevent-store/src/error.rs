@@ -70,3 +70,104 @@ pub enum StoreError {
     #[error("export failed: {0}")]
     Export(String),
 }
+
+/// [`StoreError::unavailable_reason`] for any error whose chain holds a storage error (a
+/// wrapper may expose the driver's error rather than ours).
+pub fn unavailable_reason(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let found = if let Some(s) = e.downcast_ref::<StoreError>() {
+            s.unavailable_reason()
+        } else if let Some(d) = e.downcast_ref::<rusqlite::Error>() {
+            sqlite_reason(d)
+        } else if let Some(p) = e.downcast_ref::<postgres::Error>() {
+            postgres_reason(p)
+        } else {
+            None
+        };
+        if found.is_some() {
+            return found;
+        }
+        cause = e.source();
+    }
+    None
+}
+
+fn sqlite_reason(e: &rusqlite::Error) -> Option<String> {
+    let rusqlite::Error::SqliteFailure(e, _) = e else {
+        return None;
+    };
+    match e.code {
+        rusqlite::ErrorCode::DiskFull => Some("the database's disk is full".into()),
+        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+            Some("the database is busy".into())
+        }
+        rusqlite::ErrorCode::SystemIoFailure => {
+            Some("the database cannot write to its disk".into())
+        }
+        _ => None,
+    }
+}
+
+fn postgres_reason(e: &postgres::Error) -> Option<String> {
+    if e.is_closed() {
+        return Some("the connection to PostgreSQL was lost".into());
+    }
+    let code = e.code()?.code();
+    if code == "53100" {
+        Some("PostgreSQL's disk is full".into())
+    } else if code == "57014" {
+        Some("a database statement ran out of time".into())
+    } else if code.starts_with("08") || code.starts_with("57P") || code.starts_with("53") {
+        Some(format!("PostgreSQL is unavailable ({code})"))
+    } else {
+        None
+    }
+}
+
+impl StoreError {
+    /// Why the database cannot take work right now, when that is the cause: the disk is full,
+    /// the server is unreachable or shutting down, a statement ran out of time. Such a failure
+    /// is the operator's to fix and the client's to retry (nothing was written).
+    pub fn unavailable_reason(&self) -> Option<String> {
+        match self {
+            StoreError::Unavailable(reason) => Some(reason.clone()),
+            StoreError::Closed => Some("the database connection is closed".into()),
+            StoreError::Database(e) => sqlite_reason(e),
+            StoreError::Postgres(e) => postgres_reason(e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Wrapper {
+        #[error(transparent)]
+        Store(#[from] StoreError),
+    }
+
+    #[test]
+    fn a_full_disk_is_named_through_any_wrapper() {
+        let full = || {
+            StoreError::Database(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                None,
+            ))
+        };
+        assert_eq!(
+            full().unavailable_reason().as_deref(),
+            Some("the database's disk is full")
+        );
+        // A transparent wrapper exposes the driver's error, not ours: still found.
+        let wrapped = Wrapper::from(full());
+        assert_eq!(
+            unavailable_reason(&wrapped).as_deref(),
+            Some("the database's disk is full")
+        );
+        assert!(unavailable_reason(&StoreError::NotFound("x".into())).is_none());
+    }
+}

@@ -38,7 +38,7 @@ use openevent_core::workflow::OutboxEmail;
 use serde::Serialize;
 
 pub use automation::{AutomationChanges, AutomationSetup, BookingAutomation, WorkflowVersion};
-pub use error::StoreError;
+pub use error::{StoreError, unavailable_reason};
 pub use open::{Backend, DatabaseUrl, StoreOptions};
 pub use sql::{Column, ColumnType, SqlStore};
 pub use transfer::{ExportReport, ImportReport};

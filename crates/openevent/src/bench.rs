@@ -257,7 +257,9 @@ pub async fn ingest(
     );
     let org = OrgSlug::parse("bench").expect("valid slug");
     // The measured stream is the same whatever the preload, so runs compare like with like.
-    let mut preload_stream = Stream::new(seed ^ 0x9E37_79B9_7F4A_7C15, "pre");
+    // Tags carry the seed, so that runs with different seeds on one database (growing it step
+    // by step for the size curve) never repeat each other's Message-IDs.
+    let mut preload_stream = Stream::new(seed ^ 0x9E37_79B9_7F4A_7C15, format!("pre{seed:x}"));
     let mut log = String::new();
     let started = Instant::now();
     for i in 0..preload {
