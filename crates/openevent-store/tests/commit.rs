@@ -1,22 +1,16 @@
 //! Storage-level guarantees: one transaction per message, duplicates and concurrent updates are
 //! refused without writing anything, every read is scoped by organization and client.
 
-use jiff::Timestamp;
+mod support;
+
+use support::{decide, now};
+
 use openevent_core::effects::Draft;
 use openevent_core::ids::{ClientEmail, MessageId, OrgSlug};
-use openevent_core::intake::{self, IntakeInput, IntakeOutcome};
+use openevent_core::intake::IntakeOutcome;
 use openevent_core::message::InboundMessage;
-use openevent_core::understanding::{
-    Confidence, Entities, Intent, Language, Signals, Understanding,
-};
-use openevent_core::venue::Venue;
-use openevent_core::workflow::{Ctx, Templates};
 use openevent_store::testing::TestDb;
 use openevent_store::{EventWrite, IngestCommit, SqlStore, Store, StoreError};
-
-fn now() -> Timestamp {
-    "2026-11-22T09:00:00Z".parse().unwrap()
-}
 
 fn message(id: &str, from: &str, in_reply_to: Option<&str>, body: &str) -> InboundMessage {
     InboundMessage {
@@ -41,46 +35,6 @@ openevent_store::backend_tests!(
     reads_are_scoped_by_organization_and_client,
     the_calendar_follows_own_writes_and_other_processes,
 );
-
-fn decide(
-    org: &OrgSlug,
-    m: &InboundMessage,
-    thread: Option<&openevent_core::Event>,
-) -> IntakeOutcome {
-    let venue = Venue::atelier();
-    let templates = Templates::builtin();
-    let ctx = Ctx {
-        org,
-        venue: &venue,
-        templates: &templates,
-        client_name: None,
-        occupancy: &[],
-        calendar_until: jiff::civil::date(2099, 12, 31),
-        calendar_days: &[],
-        pending_tasks: &[],
-        thread: &[],
-        now: now(),
-    };
-    // Every message here is a booking inquiry or a reply in its thread.
-    let u = Understanding {
-        language: Language::En,
-        intent: Intent::EventRequest,
-        confidence: Confidence::from_per_mille(950),
-        entities: Entities::default(),
-        signals: Signals::default(),
-    };
-    intake::decide(IntakeInput {
-        org,
-        message: m,
-        understanding: &u,
-        profile: None,
-        thread_event: thread,
-        workflow: &ctx,
-        change: None,
-        now: now(),
-    })
-    .unwrap()
-}
 
 fn commit<'a>(
     org: &'a OrgSlug,

@@ -2,23 +2,22 @@
 //! bytes at every hop, other organizations never leak in, and a refused import writes nothing.
 //! Without `OPENEVENT_TEST_PG_URL` the middle hop is a second SQLite database.
 
+mod support;
+
+use support::{decide, now};
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use jiff::Timestamp;
 use openevent_automation::assignment::{AssignmentRule, Override};
 use openevent_automation::ids::{RuleId, WorkflowKey};
 use openevent_automation::{OrgSettings, library};
 use openevent_core::AuditEntry;
 use openevent_core::audit::Actor;
 use openevent_core::ids::{ClientEmail, EventId, MessageId, OrgSlug};
-use openevent_core::intake::{self, IntakeInput, IntakeOutcome};
 use openevent_core::message::InboundMessage;
-use openevent_core::understanding::{
-    Confidence, Entities, Intent, Language, Signals, Understanding,
-};
 use openevent_core::venue::Venue;
-use openevent_core::workflow::{Ctx, OutboxEmail, Templates};
+use openevent_core::workflow::OutboxEmail;
 use openevent_store::testing::TestDb;
 use openevent_store::{
     Backend, EventWrite, ImportReport, IngestCommit, Role, SqlStore, Store, StoreError, TaskFilter,
@@ -27,10 +26,6 @@ use openevent_store::{
 
 const A: &str = "venue-a";
 const B: &str = "venue-b";
-
-fn now() -> Timestamp {
-    "2026-11-22T09:00:00Z".parse().unwrap()
-}
 
 fn slug(s: &str) -> OrgSlug {
     OrgSlug::parse(s).unwrap()
@@ -53,45 +48,6 @@ fn message(id: &str, from: &str, in_reply_to: Option<&str>, body: &str) -> Inbou
 }
 
 const INQUIRY: &str = "We would like to book a room for a workshop with 20 participants.";
-
-fn decide(
-    org: &OrgSlug,
-    m: &InboundMessage,
-    thread: Option<&openevent_core::Event>,
-) -> IntakeOutcome {
-    let venue = Venue::atelier();
-    let templates = Templates::builtin();
-    let ctx = Ctx {
-        org,
-        venue: &venue,
-        templates: &templates,
-        client_name: None,
-        occupancy: &[],
-        calendar_until: jiff::civil::date(2099, 12, 31),
-        calendar_days: &[],
-        pending_tasks: &[],
-        thread: &[],
-        now: now(),
-    };
-    let u = Understanding {
-        language: Language::En,
-        intent: Intent::EventRequest,
-        confidence: Confidence::from_per_mille(950),
-        entities: Entities::default(),
-        signals: Signals::default(),
-    };
-    intake::decide(IntakeInput {
-        org,
-        message: m,
-        understanding: &u,
-        profile: None,
-        thread_event: thread,
-        workflow: &ctx,
-        change: None,
-        now: now(),
-    })
-    .unwrap()
-}
 
 /// One client's inquiry and a reply in its thread; the inquiry's raw mail is not UTF-8, and with
 /// `extra_audit` its booking gets that many more audit entries (several export pages).

@@ -281,11 +281,7 @@ pub async fn ingest(
     for lane in 0..concurrency {
         let share = messages / concurrency + u64::from(lane < messages % concurrency);
         let (engine, clock, org) = (Arc::clone(&engine), Arc::clone(&clock), org.clone());
-        let tag = if lane == 0 {
-            "run".to_owned()
-        } else {
-            format!("run{lane}")
-        };
+        let tag = format!("run{seed:x}-{lane}");
         let mut stream = Stream::new(seed.wrapping_add(lane), tag);
         lanes.spawn(async move {
             let mut latencies = Vec::with_capacity(share as usize);

@@ -263,6 +263,13 @@ fn load_venue(path: &std::path::Path) -> Result<Venue> {
     Venue::from_toml(&text).map_err(|e| bad(format!("{}: {e}", path.display())))
 }
 
+/// The database a benchmark runs on: a temporary one unless --db was given on the command line
+/// (an OPENEVENT_DB meant for the server must not receive thousands of synthetic bookings).
+fn bench_db<'a>(cli: &'a Cli, matches: &ArgMatches) -> Option<&'a str> {
+    (leaf_matches(matches).value_source("db") == Some(clap::parser::ValueSource::CommandLine))
+        .then_some(cli.global.db.as_str())
+}
+
 async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     let org = OrgSlug::parse(&cli.global.org).map_err(bad)?;
     let test_clock = match &cli.command {
@@ -318,11 +325,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             },
     } = &cli.command
     {
-        // The database is a temporary one unless --db was given on the command line: an
-        // OPENEVENT_DB meant for the server must not receive thousands of synthetic bookings.
-        let db = (leaf_matches(matches).value_source("db")
-            == Some(clap::parser::ValueSource::CommandLine))
-        .then_some(cli.global.db.as_str());
+        let db = bench_db(&cli, matches);
         let (result, text) =
             bench::ingest(db, *preload, *messages, *seed, *concurrency, venue).await?;
         return if *json {
@@ -342,9 +345,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             },
     } = &cli.command
     {
-        let db = (leaf_matches(matches).value_source("db")
-            == Some(clap::parser::ValueSource::CommandLine))
-        .then_some(cli.global.db.as_str());
+        let db = bench_db(&cli, matches);
         let (result, text) =
             bench_outbox::outbox(db, *future, *due, *rate, *seconds, venue).await?;
         return if *json {
@@ -363,9 +364,7 @@ async fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             },
     } = &cli.command
     {
-        let db = (leaf_matches(matches).value_source("db")
-            == Some(clap::parser::ValueSource::CommandLine))
-        .then_some(cli.global.db.as_str());
+        let db = bench_db(&cli, matches);
         let (result, text) = bench_http::http(db, *bookings, *connections, *seconds, venue).await?;
         return if *json {
             print_json(&result)
