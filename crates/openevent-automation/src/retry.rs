@@ -25,6 +25,10 @@ pub struct RetryPolicy {
     /// A provider's Retry-After longer than this is cut to it, so one answer cannot park a
     /// message for days.
     pub max_retry_after_secs: u32,
+    /// How long a claimed job stays reserved for the dispatcher that claimed it. After a crash,
+    /// another dispatcher sends the job once this has passed; a dispatcher starts no new send in
+    /// the second half of its lease (so keep it above twice the longest channel timeout).
+    pub lease_secs: u32,
 }
 
 impl Default for RetryPolicy {
@@ -36,6 +40,7 @@ impl Default for RetryPolicy {
             max_delay_secs: 3_600,
             jitter_percent: 10,
             max_retry_after_secs: 86_400,
+            lease_secs: 300,
         }
     }
 }
@@ -119,6 +124,10 @@ impl RetryPolicy {
         )
     }
 
+    pub fn lease(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::from(self.lease_secs))
+    }
+
     pub fn problems(&self) -> Vec<Problem> {
         let mut out = Vec::new();
         if !(1..=20).contains(&self.max_attempts) {
@@ -141,6 +150,12 @@ impl RetryPolicy {
         }
         if self.jitter_percent > 100 {
             out.push(Problem::new("retry.jitter_percent", "must be at most 100"));
+        }
+        if !(10..=86_400).contains(&self.lease_secs) {
+            out.push(Problem::new(
+                "retry.lease_secs",
+                "must be between 10 and 86400",
+            ));
         }
         out
     }

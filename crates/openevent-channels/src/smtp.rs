@@ -311,15 +311,39 @@ impl SmtpChannel {
             SmtpSecurity::Tls => self.tls.clone(),
             _ => None,
         };
-        let mut conn = match AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(self.timeout),
-            &self.hello,
-            implicit_tls,
-            None,
-        )
-        .await
-        {
+        let connected = match implicit_tls {
+            Some(tls) => {
+                AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(tls),
+                    None,
+                )
+                .await
+            }
+            None => {
+                // Our own socket, for TCP_NODELAY: lettre writes the message and the final
+                // ".\r\n" separately, and with Nagle's algorithm the second write waited for the
+                // server's delayed ACK — 40–60 ms per message, capping a dispatcher at ~22
+                // mails/s (measured against a loopback server).
+                let stream = match tokio::time::timeout(
+                    self.timeout,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => return plain_connect_failure(&e.to_string()),
+                    Err(_) => return plain_connect_failure("timed out"),
+                };
+                if let Err(e) = stream.set_nodelay(true) {
+                    return plain_connect_failure(&e.to_string());
+                }
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await
+            }
+        };
+        let mut conn = match connected {
             Ok(c) => c,
             Err(e) => return connect_failure(&e),
         };
@@ -389,6 +413,14 @@ fn error_text(e: &SmtpError) -> String {
         source = cause.source();
     }
     excerpt(&s, 300)
+}
+
+/// A TCP connect that failed before SMTP began (worded as lettre words its own).
+fn plain_connect_failure(detail: &str) -> DeliveryResult {
+    DeliveryResult::Transient {
+        error: format!("smtp at connect: Connection error: {detail}"),
+        retry_after_secs: None,
+    }
 }
 
 fn connect_failure(e: &SmtpError) -> DeliveryResult {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use openevent_automation::definition::Channel;
 use openevent_automation::dispatch::{Decision, decide};
 use openevent_automation::job::{Applied, Job, JobEvent, JobState, SkipReason};
@@ -32,9 +32,6 @@ use openevent_core::ids::OrgSlug;
 
 use crate::Engine;
 use crate::clock::Clock;
-
-/// How long a claimed job is ours before another dispatcher may take it over.
-pub const LEASE: SignedDuration = SignedDuration::from_secs(300);
 
 /// The channels a dispatcher can send through; a job for a channel that is not configured is not
 /// claimed: it waits for a dispatcher that has it. Tasks need no channel (they are stored as HIL
@@ -256,7 +253,11 @@ impl<S: Store, C: Clock> Engine<S, C> {
         let now = self.clock.now();
         let mut report = DispatchReport::default();
         self.fire_completions(now, limit).await?;
-        let lease_until = now.saturating_add(LEASE).expect("lease fits");
+        let lease_until = now.saturating_add(policy.lease()).expect("lease fits");
+        // No send starts in the lease's second half: a send started before it ends (channel
+        // timeouts are far shorter) before another dispatcher may take the job over, so a slow
+        // channel cannot make a batch outlive its lease and have its sent jobs sent again.
+        let last_start = now.saturating_add(policy.lease() / 2).expect("lease fits");
         let claimed = self
             .store
             .claim_due(now, lease_until, limit, &channels.names())
@@ -264,6 +265,19 @@ impl<S: Store, C: Clock> Engine<S, C> {
         let mut finished = Vec::with_capacity(claimed.len());
         let mut batch = Batch::default();
         for job in claimed {
+            if self.clock.now() >= last_start {
+                // Back in the queue at once, the attempt not counted.
+                finished.push(FinishedJob {
+                    result: JobResult::Deferred {
+                        until: self.clock.now(),
+                        reason: "lease_half_spent".into(),
+                    },
+                    payload: None,
+                    audit: None,
+                    job,
+                });
+                continue;
+            }
             let (result, payload, entry) = match job.kind {
                 JobKind::Reply => {
                     let result = match (job.channel.as_str(), channels.email) {

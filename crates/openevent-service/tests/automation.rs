@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use openevent_automation::ids::WorkflowKey;
 use openevent_automation::job::JobStatus;
 use openevent_automation::library;
+use openevent_automation::retry::RetryPolicy;
 use openevent_channels::{DeliveryResult, DynChannel, RecordingChannel};
 use openevent_core::event::Status;
 use openevent_core::ids::{EventId, OrgSlug};
@@ -26,6 +27,7 @@ openevent_store::backend_tests!(
     clearing_the_workflow_stops_at_once_and_a_disabled_workflow_sends_nothing,
     a_client_who_gave_a_phone_number_gets_the_sms_reminder_on_the_due_date,
     offers_state_the_assigned_workflows_quote_terms,
+    a_slow_channel_cannot_make_a_batch_outlive_its_lease,
 );
 
 /// A local Zurich wall time as an instant.
@@ -671,4 +673,100 @@ async fn offers_state_the_assigned_workflows_quote_terms(db: TestDb) {
     let event = only_event(&plain, &org).await;
     let view = plain.event_view(&org, &event).await.unwrap().unwrap();
     assert_eq!(view.event.offers[0].payment_days, 30);
+}
+
+/// A channel that takes `per_send` of the (manual) clock for every message: a slow relay.
+struct SlowChannel<'a> {
+    clock: &'a ManualClock,
+    per_send: SignedDuration,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+impl openevent_channels::Channel for SlowChannel<'_> {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    async fn send(&self, msg: &openevent_channels::OutboundMessage) -> DeliveryResult {
+        self.clock.advance(self.per_send);
+        self.sent.lock().unwrap().push(msg.delivery_key.clone());
+        DeliveryResult::Sent { provider_id: None }
+    }
+}
+
+/// Five approved replies claimed as one batch, each send taking 100 s of a 300 s lease: the
+/// dispatcher starts no send in the lease's second half, so the last jobs go back to the queue
+/// (not counted as attempts) before anyone could take the batch over, and the next pass sends
+/// them — each exactly once.
+async fn a_slow_channel_cannot_make_a_batch_outlive_its_lease(db: TestDb) {
+    let engine = engine(&db, false, zurich("2027-01-04T10:00")).await;
+    let org = OrgSlug::parse("default").unwrap();
+    for i in 0..5 {
+        let raw = format!(
+            "From: Client {i} <c{i}@client.example>\r\nSubject: Workshop\r\nMessage-ID: <lease-{i}@client.example>\r\n\r\n\
+             Hello, we would like to book a room for a workshop with 20 people. Best regards"
+        );
+        let report = engine.ingest_raw(&org, raw.as_bytes()).await.unwrap();
+        let event = report.result.event_id.clone().unwrap();
+        let tasks = engine
+            .store()
+            .list_tasks(
+                &org,
+                openevent_store::TaskFilter {
+                    status: Some(openevent_core::effects::TaskStatus::Pending),
+                    event_id: Some(&event),
+                    limit: 50,
+                },
+            )
+            .await
+            .unwrap();
+        for task in tasks {
+            engine
+                .decide_task(
+                    &org,
+                    &task.task.task_id,
+                    openevent_core::workflow::Decision::Approve {
+                        edited_body: None,
+                        notes: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let slow = SlowChannel {
+        clock: engine.clock(),
+        per_send: SignedDuration::from_secs(100),
+        sent: std::sync::Mutex::default(),
+    };
+    let channels = Channels {
+        email: Some(&slow as &dyn DynChannel),
+        ..Channels::default()
+    };
+    let policy = RetryPolicy::default();
+    assert_eq!(policy.lease_secs, 300);
+    // Sends at 0 s and 100 s; at 200 s the lease is past its half: the other three wait.
+    let first = engine.run_due(&channels, &policy, 100).await.unwrap();
+    assert_eq!((first.executed, first.deferred), (2, 3), "{first:?}");
+    let rows = engine
+        .store()
+        .list_outbox(&org, Some(JobStatus::Scheduled), 100)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.attempts == 0), "{rows:?}");
+    // The next passes send the rest; nothing is sent twice.
+    let mut executed = first.executed;
+    while executed < 5 {
+        executed += engine
+            .run_due(&channels, &policy, 100)
+            .await
+            .unwrap()
+            .executed;
+    }
+    let mut keys = slow.sent.lock().unwrap().clone();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 5);
+    assert_eq!(slow.sent.lock().unwrap().len(), 5);
 }
