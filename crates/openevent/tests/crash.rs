@@ -27,16 +27,19 @@
 mod driver;
 #[path = "scale_out/fleet.rs"]
 mod fleet;
+#[path = "scale_out/load.rs"]
+mod load;
 #[path = "scale_out/sink.rs"]
 mod sink;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use driver::Driver;
 use fleet::{Fleet, ORG};
+use load::{AbortOnPanic, SETTINGS, dates, key_of, secs};
 use rusqlite::Connection;
 use sink::{Delivery, Sink};
 
@@ -94,56 +97,6 @@ fn seed() -> u64 {
     }
 }
 
-/// Every step on `lead_created`, due at once, to the client; for all bookings, so that no
-/// assignment decides.
-fn workflow() -> String {
-    let mut toml = String::from(
-        "key = \"crash-notes\"\nname = \"Crash notes\"\nversion = 1\nscope = \"all_bookings\"\n",
-    );
-    for i in 1..=STEPS {
-        toml.push_str(&format!(
-            "\n[[steps]]\nkey = \"note-{i}\"\ntrigger = \"lead_created\"\nchannel = \"email\"\n\
-             recipients = {{ audience = [\"client\"] }}\n\
-             timing = {{ offset = {{ minutes = 0 }}, if_past = \"send_now\" }}\n\n\
-             [steps.template]\nsubject = \"Note {i} from {{{{ venue.name }}}}\"\n\
-             body = \"Hello, this is note {i} about your booking.\"\n"
-        ));
-    }
-    toml
-}
-
-/// No quiet hours and no default workflow: every job is due when it is scheduled, and only the
-/// test's workflow runs.
-const SETTINGS: &str = "venue_name = \"The Atelier\"\ntime_zone = \"Europe/Zurich\"\n\
-default_country = \"CH\"\n\n[quote_terms]\npayment_days = 30\nvalidity_days = 14\n";
-
-/// Fridays some months ahead, so that every inquiry names a bookable future date.
-fn dates() -> Vec<String> {
-    let mut first = jiff::Zoned::now().date() + jiff::Span::new().days(150);
-    while first.weekday() != jiff::civil::Weekday::Friday {
-        first = first.tomorrow().expect("a date");
-    }
-    (0..BOOKINGS)
-        .map(|b| {
-            let weeks = i64::try_from(b % 26).expect("small");
-            (first + jiff::Span::new().weeks(weeks))
-                .strftime("%d.%m.%Y")
-                .to_string()
-        })
-        .collect()
-}
-
-/// Client threads stop when the test thread panics (a failed restart, a crash on its own).
-struct AbortOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for AbortOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
 struct Kill {
     helo: String,
     uptime: Duration,
@@ -152,15 +105,6 @@ struct Kill {
     remaining: usize,
     /// Whether the sink saw the victim complete a message just before.
     sending: bool,
-}
-
-/// The delivery key an automation email was sent under (its Message-ID is `<key>@<domain>`).
-fn key_of(d: &Delivery) -> &str {
-    d.message_id.split('@').next().unwrap_or_default()
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }
 
 fn micros_now() -> i64 {
@@ -222,7 +166,7 @@ fn sigkilled_server_loses_nothing_and_does_nothing_twice() {
 
     fleet::run(&url, &["migrate"]);
     let wf = dir.path().join("workflow.toml");
-    std::fs::write(&wf, workflow()).unwrap();
+    std::fs::write(&wf, load::workflow("crash-notes", STEPS)).unwrap();
     fleet::run(&url, &["workflow", "import", wf.to_str().unwrap()]);
     let settings = dir.path().join("settings.toml");
     std::fs::write(&settings, SETTINGS).unwrap();
@@ -239,7 +183,7 @@ fn sigkilled_server_loses_nothing_and_does_nothing_twice() {
     // Declared after the directory and the sink: dropped (killed) before them.
     let mut fleet = Fleet::new(&url, dir.path(), sink.port(), 1);
     fleet.start(0);
-    let driver = Driver::new(&dates(), REPLIES, fleet.addrs(), token);
+    let driver = Driver::new(&dates(BOOKINGS), REPLIES, fleet.addrs(), token);
     let total = driver.total();
     let mut rng = Rng(seed);
     let mut kills: Vec<Kill> = Vec::new();
@@ -474,6 +418,11 @@ fn sigkilled_server_loses_nothing_and_does_nothing_twice() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    let stored = load::Stored {
+        inbound: &inbound,
+        history: &history,
+        answers: &answers,
+    };
     assert_eq!(
         count(&db, "SELECT count(*) FROM history WHERE org_id = ?1"),
         i64::try_from(total).unwrap(),
@@ -511,36 +460,10 @@ fn sigkilled_server_loses_nothing_and_does_nothing_twice() {
             .0
             .clone()
             .unwrap_or_else(|| panic!("inquiry {} opened no booking", ids[0]));
-        for id in &ids {
-            let (linked, has_result) = inbound
-                .get(id)
-                .unwrap_or_else(|| panic!("accepted message {id} not stored"));
-            assert!(has_result, "message {id} has no stored result");
-            assert_eq!(
-                linked.as_deref(),
-                Some(event.as_str()),
-                "message {id} is not on booking {event}"
-            );
-            assert_eq!(history.get(id), Some(&1), "history rows of {id}");
-            let answer = answers
-                .get(id)
-                .unwrap_or_else(|| panic!("no answer for {id}"));
-            assert_eq!(
-                answer.event_id.as_deref(),
-                Some(event.as_str()),
-                "the API's answer for {id}"
-            );
-        }
+        stored.assert_on_booking(&ids, &event);
         let (client, version, record) = &events[&event];
         assert_eq!(client, &driver::client(b), "client of {event}");
-        let record: serde_json::Value = serde_json::from_str(record).expect("record JSON");
-        let chairs: u64 = record["selected_products"]
-            .as_array()
-            .expect("selected_products")
-            .iter()
-            .filter(|p| p["product_id"] == "extra_chairs")
-            .map(|p| p["quantity"].as_u64().expect("quantity"))
-            .sum();
+        let chairs = load::chairs(record);
         let turns = received.get(&event).copied().unwrap_or(0);
         if chairs != u64::from(all_chairs)
             || *version != i64::try_from(1 + REPLIES).unwrap()

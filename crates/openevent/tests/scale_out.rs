@@ -29,15 +29,18 @@
 mod driver;
 #[path = "scale_out/fleet.rs"]
 mod fleet;
+#[path = "scale_out/load.rs"]
+mod load;
 #[path = "scale_out/sink.rs"]
 mod sink;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use driver::Driver;
 use fleet::{Fleet, ORG};
+use load::{AbortOnPanic, SETTINGS, dates, key_of, secs};
 use openevent_store::testing::TestDb;
 use sink::{Delivery, Sink};
 
@@ -115,56 +118,6 @@ impl Sizes {
     }
 }
 
-/// Every step on `lead_created`, due at once, to the client; for all bookings, so that no
-/// assignment decides.
-fn workflow(steps: usize) -> String {
-    let mut toml = String::from(
-        "key = \"scale-notes\"\nname = \"Scale notes\"\nversion = 1\nscope = \"all_bookings\"\n",
-    );
-    for i in 1..=steps {
-        toml.push_str(&format!(
-            "\n[[steps]]\nkey = \"note-{i:02}\"\ntrigger = \"lead_created\"\nchannel = \"email\"\n\
-             recipients = {{ audience = [\"client\"] }}\n\
-             timing = {{ offset = {{ minutes = 0 }}, if_past = \"send_now\" }}\n\n\
-             [steps.template]\nsubject = \"Note {i} from {{{{ venue.name }}}}\"\n\
-             body = \"Hello, this is note {i} about your booking.\"\n"
-        ));
-    }
-    toml
-}
-
-/// No quiet hours and no default workflow: every job is due when it is scheduled, and only the
-/// test's workflow runs.
-const SETTINGS: &str = "venue_name = \"The Atelier\"\ntime_zone = \"Europe/Zurich\"\n\
-default_country = \"CH\"\n\n[quote_terms]\npayment_days = 30\nvalidity_days = 14\n";
-
-/// Wednesdays some months ahead, so that every inquiry names a bookable future date.
-fn dates(bookings: usize) -> Vec<String> {
-    let mut first = jiff::Zoned::now().date() + jiff::Span::new().days(120);
-    while first.weekday() != jiff::civil::Weekday::Wednesday {
-        first = first.tomorrow().expect("a date");
-    }
-    (0..bookings)
-        .map(|b| {
-            let weeks = i64::try_from(b % 20).expect("small");
-            (first + jiff::Span::new().weeks(weeks))
-                .strftime("%d.%m.%Y")
-                .to_string()
-        })
-        .collect()
-}
-
-/// Client threads stop when the test thread panics (a failed kill or restart, a crash).
-struct AbortOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for AbortOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
 struct Kill {
     helo: String,
     /// Messages answered when it happened.
@@ -181,15 +134,6 @@ fn count(pg: &mut postgres::Client, sql: &str) -> i64 {
         .get(0)
 }
 
-/// The delivery key an automation email was sent under (its Message-ID is `<key>@<domain>`).
-fn key_of(d: &Delivery) -> &str {
-    d.message_id.split('@').next().unwrap_or_default()
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
 #[test]
 fn processes_share_the_work_and_lose_nothing_when_one_is_killed() {
     let Some(db) = TestDb::postgres() else {
@@ -201,7 +145,7 @@ fn processes_share_the_work_and_lose_nothing_when_one_is_killed() {
 
     fleet::run(&url, &["migrate"]);
     let wf = dir.path().join("workflow.toml");
-    std::fs::write(&wf, workflow(sizes.steps)).unwrap();
+    std::fs::write(&wf, load::workflow("scale-notes", sizes.steps)).unwrap();
     fleet::run(&url, &["workflow", "import", wf.to_str().unwrap()]);
     let settings = dir.path().join("settings.toml");
     std::fs::write(&settings, SETTINGS).unwrap();
@@ -484,6 +428,11 @@ fn processes_share_the_work_and_lose_nothing_when_one_is_killed() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let answers = driver.answers();
+    let stored = load::Stored {
+        inbound: &inbound,
+        history: &history,
+        answers: &answers,
+    };
     let all_chairs: u32 = (1..=sizes.replies()).map(driver::chairs).sum();
     let mut lost = Vec::new();
     for b in 0..sizes.bookings {
@@ -496,43 +445,17 @@ fn processes_share_the_work_and_lose_nothing_when_one_is_killed() {
         let event = event
             .clone()
             .unwrap_or_else(|| panic!("inquiry {} opened no booking", ids[0]));
-        for id in &ids {
-            let (linked, has_result) = inbound
-                .get(id)
-                .unwrap_or_else(|| panic!("message {id} not stored"));
-            assert!(has_result, "message {id} has no stored result");
-            assert_eq!(
-                linked.as_deref(),
-                Some(event.as_str()),
-                "message {id} is not on booking {event}"
-            );
-            assert_eq!(history.get(id), Some(&1), "history rows of {id}");
-            let answer = answers
-                .get(id)
-                .unwrap_or_else(|| panic!("no answer for {id}"));
-            assert_eq!(
-                answer.event_id.as_deref(),
-                Some(event.as_str()),
-                "the API's answer for {id}"
-            );
-        }
+        stored.assert_on_booking(&ids, &event);
         let (client, version, record) = &events[&event];
         assert_eq!(client, &driver::client(b), "client of {event}");
-        let record: serde_json::Value = serde_json::from_str(record).expect("record JSON");
-        let chairs: u32 = record["selected_products"]
-            .as_array()
-            .expect("selected_products")
-            .iter()
-            .filter(|p| p["product_id"] == "extra_chairs")
-            .map(|p| u32::try_from(p["quantity"].as_u64().expect("quantity")).unwrap())
-            .sum();
+        let chairs = load::chairs(record);
         let turns = received.get(&event).copied().unwrap_or(0);
-        if chairs != all_chairs
+        if chairs != u64::from(all_chairs)
             || *version != i64::try_from(sizes.messages_per_booking).unwrap()
             || turns != i64::try_from(sizes.replies()).unwrap()
         {
             let missing: Vec<usize> = (1..=sizes.replies())
-                .filter(|k| chairs & driver::chairs(*k) == 0)
+                .filter(|k| chairs & u64::from(driver::chairs(*k)) == 0)
                 .collect();
             lost.push(format!(
                 "{event} (booking {b}): {chairs} chairs of {all_chairs} (replies missing: \
