@@ -140,6 +140,11 @@ pub trait Conn {
 
     fn backend(&self) -> crate::Backend;
 
+    /// Whether a transaction is open (SQLite ends one by itself after some errors).
+    fn in_transaction(&self) -> bool {
+        true
+    }
+
     /// True when the connection was lost and must be reopened before the next unit of work.
     fn is_broken(&self) -> bool {
         false

@@ -25,7 +25,7 @@ use crate::db::{Conn, Plan, Row, Stmt, Value, execute_plan, params};
 use crate::open::{self, Backend, DatabaseUrl, StoreOptions};
 use crate::outbox;
 use crate::reads::{self, DRAFT_COLUMNS, TASK_COLUMNS, step_from_column};
-use crate::worker::{BoxConn, Connect, Worker, in_transaction};
+use crate::worker::{BoxConn, Connect, Worker};
 use crate::{
     ClaimedJob, DecisionCommit, DraftText, EventFilter, EventListItem, InboundLookup, IngestCommit,
     JobResult, OperationalCounts, OutboxRow, Role, Store, StoreError, StoredEvent, TaskFilter,
@@ -99,7 +99,8 @@ impl SqlStore {
             match backend {
                 Backend::Sqlite => {
                     let conn: BoxConn = Box::new(open::connect_sqlite(&url)?);
-                    Worker::spawn(vec![conn], None)
+                    // One connection, one writer: queued transactions share commits.
+                    Worker::spawn(vec![conn], None, true)
                 }
                 Backend::Postgres => {
                     let settings = url.postgres_settings(&options)?;
@@ -111,7 +112,12 @@ impl SqlStore {
                     let connect: Connect = Arc::new(move || {
                         Ok(Box::new(crate::postgres::PgConn::connect(&settings)?) as BoxConn)
                     });
-                    Worker::spawn(vec![first], Some((connect, options.pool_size.max(1))))
+                    // PostgreSQL groups concurrent commits itself.
+                    Worker::spawn(
+                        vec![first],
+                        Some((connect, options.pool_size.max(1))),
+                        false,
+                    )
                 }
             }
         });
@@ -238,17 +244,17 @@ impl SqlStore {
         let change = vec![(event.event_id.clone(), held.clone())];
         let (org, calendar) = (org.to_string(), Arc::clone(&self.calendar));
         let wakes = adds_outbox_work(&plan);
+        let org_of_change = org.clone();
         self.db
-            .run(move |c| {
-                in_transaction(c, |c| {
+            .transaction_then(
+                move |c| {
                     if let Some(o) = &held {
                         check_room_unchanged(c, &org, o, &seen)?;
                     }
                     execute_plan(c, plan)
-                })?;
-                calendar.apply(&org, &change);
-                Ok(())
-            })
+                },
+                move |()| calendar.apply(&org_of_change, &change),
+            )
             .await?;
         self.wake_dispatcher(wakes);
         Ok(())

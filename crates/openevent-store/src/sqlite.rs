@@ -96,6 +96,10 @@ impl Conn for Connection {
         crate::Backend::Sqlite
     }
 
+    fn in_transaction(&self) -> bool {
+        !self.is_autocommit()
+    }
+
     /// Changes exactly when another connection (another process) commits.
     fn data_version(&mut self) -> Result<Option<i64>, StoreError> {
         Ok(Some(
@@ -126,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_or_panicking_transaction_leaves_nothing() {
         let conn = Connection::open_in_memory().unwrap();
-        let worker = Worker::spawn(vec![Box::new(conn)], None).unwrap();
+        let worker = Worker::spawn(vec![Box::new(conn)], None, true).unwrap();
         worker
             .run(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
             .await
@@ -155,5 +159,50 @@ mod tests {
             worker.run(|_| Ok(())).await,
             Err(StoreError::Closed)
         ));
+    }
+
+    /// Transactions queued together share one commit, each in its own savepoint: a failing or
+    /// panicking one leaves nothing, the others all land, and each answer comes after the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_transactions_fail_alone() {
+        let dir = std::env::temp_dir().join(format!("oe-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open(dir.join("g.db")).unwrap();
+        let worker = Worker::spawn(vec![Box::new(conn)], None, true).unwrap();
+        worker
+            .run(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
+            .await
+            .unwrap();
+        // Keep the thread busy so that the transactions below queue up behind it together.
+        let busy = worker.run(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok(())
+        });
+        let insert = |x: i64| {
+            worker.transaction(move |c| c.execute("INSERT INTO t VALUES ($1)", &[Value::Int(x)]))
+        };
+        let fails = worker.transaction(|c| -> Result<(), StoreError> {
+            c.execute("INSERT INTO t VALUES ($1)", &[Value::Int(2)])?;
+            Err(StoreError::Internal("no".into()))
+        });
+        let panics = worker.transaction(|c| -> Result<(), StoreError> {
+            c.execute("INSERT INTO t VALUES ($1)", &[Value::Int(3)])?;
+            panic!("boom");
+        });
+        let (_, one, two, three, four) = tokio::join!(busy, insert(1), fails, panics, insert(4));
+        assert_eq!(one.unwrap(), 1);
+        assert!(two.is_err());
+        assert!(matches!(three, Err(StoreError::Internal(_))));
+        assert_eq!(four.unwrap(), 1);
+        let rows = worker
+            .run(|c| c.query("SELECT x FROM t ORDER BY x", &[]))
+            .await
+            .unwrap();
+        let xs: Vec<i64> = rows.iter().map(|r| r.int("x").unwrap()).collect();
+        assert_eq!(xs, vec![1, 4]);
+        // Nothing was left open: a later transaction commits on its own.
+        insert(5).await.unwrap();
+        worker.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
