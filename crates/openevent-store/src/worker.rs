@@ -22,11 +22,15 @@ pub(crate) type Connect = Arc<dyn Fn() -> Result<BoxConn, StoreError> + Send + S
 /// back) and what to do once the enclosing transaction's fate is known (`None`: committed).
 type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
+/// A read, or work that manages its own transaction.
+type RunBody = Box<dyn FnOnce(&mut dyn Conn) + Send>;
+
+/// A whole transaction's body; with group commit it may share one commit with others.
+type TxBody = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Finish) + Send>;
+
 enum Job {
-    /// A read, or work that manages its own transaction.
-    Run(Box<dyn FnOnce(&mut dyn Conn) + Send>),
-    /// A whole transaction's body; with group commit it may share one commit with others.
-    Tx(Box<dyn FnOnce(&mut dyn Conn) -> (bool, Finish) + Send>),
+    Run(RunBody),
+    Tx(TxBody),
 }
 
 /// Most transactions sharing one commit.
@@ -166,10 +170,7 @@ fn run_alone(conn: &mut dyn Conn, job: Job) {
 }
 
 /// Runs transaction bodies in one transaction, each in a savepoint, and commits once.
-fn commit_group(
-    conn: &mut dyn Conn,
-    bodies: Vec<Box<dyn FnOnce(&mut dyn Conn) -> (bool, Finish) + Send>>,
-) {
+fn commit_group(conn: &mut dyn Conn, bodies: Vec<TxBody>) {
     if bodies.len() == 1 {
         let body = bodies.into_iter().next().expect("one");
         run_alone(conn, Job::Tx(body));
