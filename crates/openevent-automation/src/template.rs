@@ -81,8 +81,137 @@ fn env() -> Environment<'static> {
     env
 }
 
+/// Statements a stored template may use.
+const STATEMENTS: &[&str] = &["if", "elif", "else", "endif"];
+/// Filters a stored template may apply: none of them can make text much longer than its input.
+const FILTERS: &[&str] = &[
+    "upper",
+    "lower",
+    "title",
+    "capitalize",
+    "trim",
+    "default",
+    "d",
+    "escape",
+    "e",
+    "length",
+];
+
+/// The first construct of a stored template outside the safe subset: variables, `if` / `elif` /
+/// `else` / `endif`, comparisons and a few filters that cannot grow text. Fuel bounds a render's
+/// instructions but not its memory: one `"x" * 100000000`, a doubling `~` in a loop or a
+/// chained `replace` allocates without end, and a manager can save a template — which is even
+/// rendered once, on a sample, when saved.
+fn outside_subset(source: &str) -> Option<String> {
+    let mut rest = source;
+    while let Some(open) = rest.find(['{']) {
+        let after = &rest[open..];
+        let (close, is_statement) = if after.starts_with("{{") {
+            ("}}", false)
+        } else if after.starts_with("{%") {
+            ("%}", true)
+        } else if after.starts_with("{#") {
+            ("#}", false)
+        } else {
+            rest = &after[1..];
+            continue;
+        };
+        let Some(end) = after[2..].find(close) else {
+            // An unclosed tag: the parser reports it.
+            return None;
+        };
+        let inner = &after[2..2 + end];
+        rest = &after[2 + end + 2..];
+        if close == "#}" {
+            continue;
+        }
+        let inner = inner.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        if let Some(why) = expression_outside_subset(inner, is_statement) {
+            return Some(why);
+        }
+    }
+    None
+}
+
+fn expression_outside_subset(tag: &str, is_statement: bool) -> Option<String> {
+    // String literals are data: blank them out before looking at the code around them.
+    let mut code = String::with_capacity(tag.len());
+    let mut quote: Option<char> = None;
+    for c in tag.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                code.push('"');
+            }
+            Some(_) => {}
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                code.push('"');
+            }
+            None => code.push(c),
+        }
+    }
+    if let Some(op) = code.chars().find(|c| "*/+-~%[]{}".contains(*c)) {
+        return Some(format!("the operator `{op}`"));
+    }
+    if is_statement {
+        let first = code
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .find(|w| !w.is_empty())
+            .unwrap_or_default();
+        if !STATEMENTS.contains(&first) {
+            return Some(format!("the statement `{first}`"));
+        }
+    }
+    // Walk the code: after `|` comes a filter; a name followed by `(` is a call.
+    let bytes: Vec<char> = code.chars().collect();
+    let mut i = 0;
+    let mut after_pipe = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_alphanumeric() || bytes[i] == '_' || bytes[i] == '.')
+            {
+                i += 1;
+            }
+            let word: String = bytes[start..i].iter().collect();
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_whitespace() {
+                j += 1;
+            }
+            let called = j < bytes.len() && bytes[j] == '(';
+            if after_pipe {
+                if !FILTERS.contains(&word.as_str()) {
+                    return Some(format!("the filter `{word}`"));
+                }
+                after_pipe = false;
+            } else if called {
+                return Some(format!("the function `{word}`"));
+            }
+            // Anything else is a keyword (`and`, `not`, `true`…) or a variable, which the
+            // trigger's set decides (`check_source`).
+            continue;
+        }
+        if c == '|' {
+            after_pipe = true;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// What is wrong with one template source for `trigger`, if anything.
 pub fn check_source(source: &str, trigger: Trigger) -> Option<String> {
+    if let Some(construct) = outside_subset(source) {
+        return Some(format!(
+            "uses {construct}, which stored templates do not allow (they may use variables, \
+             {{% if %}} / {{% elif %}} / {{% else %}} / {{% endif %}}, comparisons and the filters {}): \
+             a template must not be able to build text without bound",
+            FILTERS.join(", ")
+        ));
+    }
     let env = env();
     let tmpl = match env.template_from_str(source) {
         Ok(t) => t,
@@ -387,13 +516,32 @@ mod tests {
         .unwrap();
         assert!(err.contains("client.nmae"), "{err}");
         assert!(check_source("{{ client.name", Trigger::LeadCreated).is_some());
-        assert!(
-            check_source(
-                "{% for i in range(2) %}{{ i }}{% endfor %}",
-                Trigger::LeadCreated
-            )
-            .is_none()
-        );
+        // Loops, calls, arithmetic and text-growing filters are refused when saved.
+        for bomb in [
+            "{% for i in range(2) %}{{ i }}{% endfor %}",
+            "{% set s = \"x\" * 100000000 %}{{ s }}",
+            "{{ client.name ~ client.name }}",
+            "{{ client.name|replace(\"a\", \"bbbbbbbb\") }}",
+            "{{ client.name|indent(100000000) }}",
+            "{{ dict(a=client.name).a }}",
+            "{% autoescape false %}{{ client.name }}{% endautoescape %}",
+            "{{ client.name|safe }}",
+            "{{ [client.name] }}",
+        ] {
+            let why = check_source(bomb, Trigger::LeadCreated)
+                .unwrap_or_else(|| panic!("{bomb} accepted"));
+            assert!(why.contains("do not allow"), "{bomb}: {why}");
+        }
+        // What the library's workflows use stays allowed.
+        for fine in [
+            "{% if event.room %}in {{ event.room }}{% else %}soon{% endif %}",
+            "{%- if client.phone -%} call {{ client.phone }} {%- endif %}",
+            "{{ event.type|upper }} {{ client.name|default(\"guest\") }} {# a note * ~ #}",
+            "{% if event.date == \"20.06.2026\" and not event.room %}x{% elif client.name %}y{% endif %}",
+            "Price: {{ offer.total }} (50% now)",
+        ] {
+            assert_eq!(check_source(fine, Trigger::OfferSent), None, "{fine}");
+        }
     }
 
     #[test]

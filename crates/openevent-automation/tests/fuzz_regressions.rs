@@ -99,8 +99,9 @@ fn a_template_cannot_loop_for_hours() {
     let source =
         "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}";
     let started = std::time::Instant::now();
+    // Refused when saved (no loops in stored templates), and bounded when rendered anyway.
     let why = check_source(source, Trigger::LeadCreated).expect("refused");
-    assert!(why.contains("fuel"), "{why}");
+    assert!(why.contains("do not allow"), "{why}");
     let t = TemplateSpec {
         subject: None,
         body: source.into(),
@@ -113,6 +114,9 @@ fn a_template_cannot_loop_for_hours() {
         started.elapsed()
     );
     // A loop of realistic size still renders.
-    let ok = "{% for i in range(500) %}{{ client.name }} {% endfor %}";
-    assert!(check_source(ok, Trigger::LeadCreated).is_none());
+    let ok = TemplateSpec {
+        subject: None,
+        body: "{% for i in range(500) %}{{ client.name }} {% endfor %}".into(),
+    };
+    assert!(render(&ok, Channel::Email, &sample_context(Trigger::LeadCreated)).is_ok());
 }
