@@ -230,8 +230,7 @@ fn listen(
     conn.client
         .batch_execute(&format!("LISTEN {OUTBOX_CHANNEL}"))?;
     // After (re)connecting, jobs may have arrived unnoticed.
-    signal.notify_waiters();
-    signal.notify_one();
+    wake(signal);
     while !stop.load(Ordering::Relaxed) {
         let mut notifications = conn.client.notifications();
         let mut arrived = notifications.timeout_iter(Duration::from_millis(500));
@@ -240,9 +239,14 @@ fn listen(
             any = true;
         }
         if any {
-            signal.notify_waiters();
-            signal.notify_one();
+            wake(signal);
         }
     }
     Ok(())
+}
+
+/// Wakes a dispatcher that is waiting, and leaves a permit for one that is not yet.
+fn wake(signal: &tokio::sync::Notify) {
+    signal.notify_waiters();
+    signal.notify_one();
 }

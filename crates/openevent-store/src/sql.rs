@@ -220,7 +220,7 @@ impl SqlStore {
 
     /// Tells this process's dispatcher that a commit added outbox work (other processes hear
     /// of it through PostgreSQL's NOTIFY).
-    fn wake_dispatcher(&self, wakes: bool) {
+    pub(crate) fn wake_dispatcher(&self, wakes: bool) {
         if wakes {
             self.outbox_signal.notify_one();
         }

@@ -285,9 +285,7 @@ impl SqlStore {
                 Ok(report)
             })
             .await?;
-        if report.rows.get("outbox").is_some_and(|n| *n > 0) {
-            self.outbox_signal().notify_one();
-        }
+        self.wake_dispatcher(report.rows.get("outbox").is_some_and(|n| *n > 0));
         Ok(report)
     }
 }
